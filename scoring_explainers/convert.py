@@ -1,0 +1,388 @@
+"""Fitted models -> one ONNX graph (distill side only).
+
+Every graph made here has one float input ``X`` of shape ``(None, n_features)`` and the
+outputs ``label`` + ``probabilities`` (classifiers, no ZipMap) or ``predictions``
+(regressors), which is the contract :class:`~scoring_explainers.scoring.OnnxModel` reads.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ._errors import ConversionError
+from .scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
+
+__all__ = ["ConvertedModel", "check_agreement", "to_onnx"]
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    """An ONNX graph with what the explainers need to know about it.
+
+    Attributes
+    ----------
+    onnx_bytes : bytes
+    task : {"classification", "regression"}
+    classes : list or None
+        The model's class labels, in the column order of ``probabilities``.
+    n_features : int
+    source : str
+        What was converted (``"sklearn.svm._classes.SVC"``, ``"onnx"``, ...).
+    feature_names : list of str or None
+        ``feature_names_in_`` of the model, when it has them.
+    """
+
+    onnx_bytes: bytes
+    task: Task
+    classes: list[Any] | None
+    n_features: int
+    source: str
+    feature_names: list[str] | None = field(default=None)
+
+
+def _qualname(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_BOOSTERS_REGISTERED = False
+
+
+def _register_boosters() -> None:
+    """Teach skl2onnx the LightGBM and XGBoost converters (so they work inside Pipelines)."""
+    global _BOOSTERS_REGISTERED
+    if _BOOSTERS_REGISTERED:
+        return
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    try:
+        from lightgbm import LGBMClassifier, LGBMRegressor
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+
+        update_registered_converter(
+            LGBMClassifier, "LightGbmLGBMClassifier",
+            calculate_linear_classifier_output_shapes, convert_lightgbm,
+            options=classifier_options,
+        )
+        update_registered_converter(
+            LGBMRegressor, "LightGbmLGBMRegressor",
+            calculate_linear_regressor_output_shapes, convert_lightgbm,
+            options={"split": None},
+        )
+    except ImportError:  # pragma: no cover - lightgbm is optional
+        pass
+    try:
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+        from onnxmltools.convert.xgboost.shape_calculators.Classifier import (
+            calculate_xgboost_classifier_output_shapes,
+        )
+        from xgboost import XGBClassifier, XGBRegressor
+
+        update_registered_converter(
+            XGBClassifier, "XGBoostXGBClassifier",
+            calculate_xgboost_classifier_output_shapes, convert_xgboost,
+            options=classifier_options,
+        )
+        update_registered_converter(
+            XGBRegressor, "XGBoostXGBRegressor",
+            calculate_linear_regressor_output_shapes, convert_xgboost,
+        )
+    except ImportError:  # pragma: no cover - xgboost is optional
+        pass
+    _BOOSTERS_REGISTERED = True
+
+
+def _final_estimator(model: Any) -> Any:
+    steps = getattr(model, "steps", None)
+    return steps[-1][1] if steps else model
+
+
+def _unconvertible_step(model: Any, exc: Exception) -> str:
+    """Name the estimator skl2onnx could not convert, from its error or the pipeline."""
+    text = str(exc)
+    parts = [model]
+    steps = getattr(model, "steps", None)
+    if steps:
+        parts = [step for _, step in steps]
+    for part in parts:
+        name = type(part).__name__
+        if name in text:
+            return _qualname(part)
+    return _qualname(model)
+
+
+def _is_classifier(model: Any) -> bool:
+    final = _final_estimator(model)
+    return hasattr(final, "classes_") and hasattr(model, "predict_proba")
+
+
+def _convert_sklearn(model: Any, n_features: int, target_opset: int | None) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    _register_boosters()
+    options = {"zipmap": False} if _is_classifier(model) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return convert_sklearn(
+                model,
+                initial_types=[("X", FloatTensorType([None, n_features]))],
+                options=options,
+                target_opset=target_opset,
+            )
+        except Exception as exc:
+            culprit = _unconvertible_step(model, exc)
+            raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
+
+
+def _convert_booster(model: Any, n_features: int, target_opset: int | None) -> Any:
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    initial_types = [("X", FloatTensorType([None, n_features]))]
+    module = type(model).__module__
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if module.startswith("lightgbm"):
+                return onnxmltools.convert_lightgbm(
+                    model, initial_types=initial_types, zipmap=False, target_opset=target_opset
+                )
+            return onnxmltools.convert_xgboost(
+                model, initial_types=initial_types, target_opset=target_opset
+            )
+        except Exception as exc:
+            raise ConversionError(f"cannot convert {_qualname(model)} to ONNX: {exc}") from exc
+
+
+def _strip_zipmap(graph: Any) -> None:
+    """Replace a ZipMap output (list of dicts) by the probability tensor feeding it."""
+    for node in list(graph.node):
+        if node.op_type != "ZipMap":
+            continue
+        source, target = node.input[0], node.output[0]
+        graph.node.remove(node)
+        for out in graph.output:
+            if out.name == target:
+                graph.output.remove(out)
+                break
+        from onnx import TensorProto, helper
+
+        graph.output.append(helper.make_tensor_value_info(source, TensorProto.FLOAT, None))
+
+
+def _zipmap_classes(graph: Any) -> list[Any] | None:
+    for node in graph.node:
+        if node.op_type == "ZipMap":
+            for attr in node.attribute:
+                if attr.name == "classlabels_int64s":
+                    return list(attr.ints)
+                if attr.name == "classlabels_strings":
+                    return [s.decode() for s in attr.strings]
+    return None
+
+
+def _rename(graph: Any, old: str, new: str) -> None:
+    if old == new:
+        return
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+    for out in graph.output:
+        if out.name == old:
+            out.name = new
+
+
+def _normalise_outputs(onx: Any, task: Task) -> None:
+    """Name the graph's outputs ``label``/``probabilities`` or ``predictions``."""
+    from onnx import TensorProto
+
+    graph = onx.graph
+    _strip_zipmap(graph)
+    outputs = list(graph.output)
+    floats = [o for o in outputs if o.type.tensor_type.elem_type
+              in (TensorProto.FLOAT, TensorProto.DOUBLE, 0)]
+    others = [o for o in outputs if o not in floats]
+    if task == "classification":
+        if not others or not floats:
+            raise ConversionError(
+                "a classifier graph needs a label output and a float probability output; "
+                f"found {[o.name for o in outputs]}"
+            )
+        _rename(graph, others[0].name, LABEL_OUTPUT)
+        _rename(graph, floats[-1].name, PROBABILITY_OUTPUT)
+        keep = {LABEL_OUTPUT, PROBABILITY_OUTPUT}
+    else:
+        if not floats:
+            raise ConversionError(
+                f"a regressor graph needs a float output; found {[o.name for o in outputs]}"
+            )
+        _rename(graph, floats[0].name, PREDICTION_OUTPUT)
+        keep = {PREDICTION_OUTPUT}
+    for out in list(graph.output):
+        if out.name not in keep:
+            graph.output.remove(out)
+
+
+def _load_onnx(model: Any) -> Any:
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        return copy
+    try:
+        if isinstance(model, bytes | bytearray):
+            return onnx.load_from_string(bytes(model))
+        return onnx.load(str(model))
+    except Exception as exc:
+        raise ConversionError(f"cannot read ONNX model {str(model)[:80]!r}: {exc}") from exc
+
+
+def _onnx_task(onx: Any) -> Task:
+    from onnx import TensorProto
+
+    kinds = [o.type.WhichOneof("value") for o in onx.graph.output]
+    if "sequence_type" in kinds:
+        return "classification"
+    non_float = [
+        o for o in onx.graph.output
+        if o.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE)
+    ]
+    return "classification" if non_float and len(onx.graph.output) >= 2 else "regression"
+
+
+def to_onnx(
+    model: Any,
+    n_features: int,
+    *,
+    classes: list[Any] | None = None,
+    target_opset: int | None = None,
+) -> ConvertedModel:
+    """Convert a fitted model to one ONNX graph with normalised outputs.
+
+    Parameters
+    ----------
+    model : estimator, Pipeline, LightGBM/XGBoost model or Booster, or ONNX
+        scikit-learn estimators and Pipelines (``ColumnTransformer``, ``StandardScaler``,
+        ``OneHotEncoder``, ``SimpleImputer`` ... as skl2onnx supports them), LightGBM and
+        XGBoost models (also inside a Pipeline), or an existing ONNX model given as
+        ``onnx.ModelProto``, bytes or a file path.
+    n_features : int
+        Number of numeric input columns.
+    classes : list, optional
+        Class labels for an ONNX classifier whose labels cannot be read from the graph.
+    target_opset : int, optional
+
+    Returns
+    -------
+    ConvertedModel
+
+    Raises
+    ------
+    ConversionError
+        Naming the estimator that could not be converted.
+    """
+    import onnx
+
+    source = _qualname(model)
+    feature_names = getattr(model, "feature_names_in_", None)
+    if isinstance(model, onnx.ModelProto | bytes | bytearray | str | Path):
+        onx = _load_onnx(model)
+        task = _onnx_task(onx)
+        model_classes = _zipmap_classes(onx.graph) or classes
+        source = "onnx"
+        if len(onx.graph.input) != 1:
+            raise ConversionError(
+                f"the ONNX model has {len(onx.graph.input)} inputs; one 2-D numeric input "
+                "tensor is supported"
+            )
+    else:
+        module = type(model).__module__
+        if module.startswith(("lightgbm.basic", "xgboost.core")):
+            onx = _convert_booster(model, n_features, target_opset)
+            task = "classification" if _booster_is_classifier(model) else "regression"
+            model_classes = classes
+        elif hasattr(model, "fit") and hasattr(model, "predict"):
+            onx = _convert_sklearn(model, n_features, target_opset)
+            task = "classification" if _is_classifier(model) else "regression"
+            model_classes = (
+                list(_final_estimator(model).classes_) if task == "classification" else None
+            )
+        else:
+            raise ConversionError(f"cannot convert {source} to ONNX: not a fitted model")
+    _normalise_outputs(onx, task)
+    if model_classes is not None:
+        model_classes = [c.item() if isinstance(c, np.generic) else c for c in model_classes]
+    return ConvertedModel(
+        onnx_bytes=onx.SerializeToString(),
+        task=task,
+        classes=model_classes,
+        n_features=n_features,
+        source=source,
+        feature_names=None if feature_names is None else [str(f) for f in feature_names],
+    )
+
+
+def _booster_is_classifier(model: Any) -> bool:
+    if type(model).__module__.startswith("lightgbm"):
+        objective = str(model.params.get("objective", "")) if hasattr(model, "params") else ""
+        return objective.startswith(("binary", "multiclass", "multiclassova"))
+    import json
+
+    config = json.loads(model.save_config())
+    objective = config["learner"]["objective"]["name"]
+    return str(objective).startswith(("binary:", "multi:"))
+
+
+def check_agreement(model: Any, converted: ConvertedModel, X: np.ndarray,
+                    *, threads: int = 1) -> dict[str, float]:
+    """Compare the ONNX graph with the original model on rows ``X``.
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff`` of probabilities (or predictions), ``output_scale`` (largest
+        absolute output), ``label_agreement`` (share of equal labels; classification
+        only) and ``rows``.
+    """
+    from .scoring._onnx_model import OnnxModel
+
+    runtime = OnnxModel(converted.onnx_bytes, task=converted.task,
+                        n_features=converted.n_features, threads=threads)
+    labels, outputs = runtime.predict(X)
+    report: dict[str, float] = {"rows": float(len(X))}
+    X_in: Any = X
+    if converted.feature_names is not None:
+        import pandas as pd
+
+        X_in = pd.DataFrame(X, columns=converted.feature_names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if converted.task == "classification":
+            expected = np.asarray(model.predict_proba(X_in), dtype=np.float64)
+            report["label_agreement"] = float(np.mean(
+                np.asarray(model.predict(X_in)).astype(str) == labels.astype(str)
+            ))
+        else:
+            expected = np.asarray(model.predict(X_in), dtype=np.float64).reshape(len(X), -1)
+    report["max_abs_diff"] = float(np.max(np.abs(expected - outputs)))
+    report["output_scale"] = float(np.max(np.abs(expected)))
+    return report

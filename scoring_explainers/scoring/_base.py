@@ -1,0 +1,304 @@
+"""What every scoring explainer shares: input checks, the result shape, ``score``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .._errors import InputError
+from ._onnx_model import OnnxModel, Task
+
+__all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix"]
+
+OutputSpace = Literal["probability", "log_odds", "raw"]
+
+
+def _is_dataframe(X: Any) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "to_numpy") and hasattr(X, "dtypes")
+
+
+def _dataframe_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
+    columns = [str(c) for c in X.columns]
+    if len(set(columns)) != len(columns):
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"duplicate column names: {dupes}")
+    missing = [f for f in features if f not in set(columns)]
+    unexpected = [c for c in columns if c not in set(features)]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing[:10]}")
+        if unexpected:
+            parts.append(f"unexpected columns {unexpected[:10]}")
+        raise InputError("; ".join(parts) + f" (the model takes {len(features)} features)")
+    position = {c: i for i, c in enumerate(columns)}
+    out = np.empty((len(X), len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        column = X.iloc[:, position[name]]
+        try:
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"column {name!r} has non-numeric values") from exc
+    return out
+
+
+def as_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
+    """Validate rows and return them as a float64 matrix in feature order.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features) or (n_features,), or DataFrame
+        A DataFrame is matched to ``features`` by column name (any order).
+    features : sequence of str
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features), float64
+        May contain NaN; infinities are rejected.
+    """
+    if _is_dataframe(X):
+        matrix = _dataframe_matrix(X, features)
+    else:
+        try:
+            matrix = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"rows must be numbers: {exc}") from exc
+        if matrix.ndim == 1 and len(features) > 0 and matrix.shape[0] == len(features):
+            matrix = matrix.reshape(1, -1)
+        if matrix.ndim != 2:
+            raise InputError(
+                f"rows must form a 2-D array of shape (n_rows, {len(features)}), "
+                f"got {matrix.ndim} dimension(s) with shape {matrix.shape}"
+            )
+        if matrix.shape[1] != len(features):
+            raise InputError(
+                f"expected {len(features)} features per row, got {matrix.shape[1]}"
+            )
+    if matrix.shape[0] == 0:
+        raise InputError("empty batch: no rows to explain")
+    if np.isinf(matrix).any():
+        row, col = np.argwhere(np.isinf(matrix))[0]
+        raise InputError(f"infinite value in row {row}, feature {features[col]!r}")
+    return matrix
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Predictions and local importances for a batch of rows.
+
+    Attributes
+    ----------
+    predictions : ndarray of shape (n_rows,)
+        Class labels (classification) or predicted values (regression).
+    probabilities : ndarray of shape (n_rows, n_classes) or None
+        Class probabilities; ``None`` for regression.
+    local_importance_values : ndarray
+        ``(n_classes, n_rows, n_features)`` for classification,
+        ``(n_rows, n_features)`` for regression.
+    expected_values : ndarray of shape (n_classes,) or 0-d
+        The explained output's expected value over the background, per class.
+    features : list of str
+    classes : list or None
+    output_space : {"probability", "log_odds", "raw"}
+        The space the importances add up in:
+        ``importances.sum(-1) + expected_value == output`` per row and class.
+    method : str
+        ``"kernel"``, ``"tree"`` or ``"linear"``.
+    """
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    local_importance_values: np.ndarray
+    expected_values: np.ndarray
+    features: list[str]
+    classes: list[Any] | None
+    output_space: OutputSpace
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form (lists, floats, str) with the familiar key names."""
+        out: dict[str, Any] = {
+            "predictions": self.predictions.tolist(),
+            "local_importance_values": self.local_importance_values.tolist(),
+            "expected_values": self.expected_values.tolist(),
+            "features": list(self.features),
+            "output_space": self.output_space,
+            "method": self.method,
+        }
+        if self.probabilities is not None:
+            out["probabilities"] = self.probabilities.tolist()
+        if self.classes is not None:
+            out["classes"] = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
+        return out
+
+
+class ScoringExplainer(ABC):
+    """Base of the scoring explainers: a model plus what is needed to attribute its output.
+
+    Subclasses implement :meth:`_attribute`. ``explain`` and ``score`` are pure: they never
+    write to ``self``, so one instance serves many threads at once.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        model: OnnxModel,
+        features: Sequence[str],
+        classes: Sequence[Any] | None,
+        output_space: OutputSpace,
+        expected_values: np.ndarray,
+        allow_missing: bool,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._model = model
+        self._features = [str(f) for f in features]
+        self._classes = None if classes is None else list(classes)
+        self._output_space: OutputSpace = output_space
+        self._expected_values = np.asarray(expected_values, dtype=np.float64).reshape(-1)
+        self._allow_missing = allow_missing
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        model_classes = self.metadata.get("model_classes")
+        self._label_map: dict[Any, Any] | None = (
+            dict(zip(model_classes, self._classes, strict=True))
+            if model_classes is not None and self._classes is not None
+            else None
+        )
+
+    # -- description --------------------------------------------------------------------
+    @property
+    def features(self) -> list[str]:
+        """Names of the model's input features, in column order."""
+        return list(self._features)
+
+    @property
+    def n_features(self) -> int:
+        return len(self._features)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels (classification), ``None`` for regression."""
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def task(self) -> Task:
+        return self._model.task
+
+    @property
+    def output_space(self) -> OutputSpace:
+        return self._output_space
+
+    @property
+    def expected_values(self) -> np.ndarray:
+        """Expected explained output per class, shape (n_outputs,)."""
+        return self._expected_values.copy()
+
+    @property
+    def allow_missing(self) -> bool:
+        """Whether NaN inputs are accepted (the model handles missing values)."""
+        return self._allow_missing
+
+    @property
+    def model(self) -> OnnxModel:
+        return self._model
+
+    # -- run time -------------------------------------------------------------------------
+    def _check(self, X: Any) -> np.ndarray:
+        matrix = as_matrix(X, self._features)
+        if not self._allow_missing and np.isnan(matrix).any():
+            row, col = np.argwhere(np.isnan(matrix))[0]
+            raise InputError(
+                f"missing value (NaN) in row {row}, feature {self._features[col]!r}; "
+                "this model does not handle missing values"
+            )
+        return matrix
+
+    @abstractmethod
+    def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
+        """Attributions of shape (n_rows, n_features, n_outputs), float64.
+
+        ``outputs`` are the model's outputs for ``X`` (probabilities or predictions,
+        shape (n_rows, n_outputs)) when ``score`` has computed them already.
+        """
+
+    def _layout(self, values: np.ndarray) -> np.ndarray:
+        if self.task == "classification":
+            return np.ascontiguousarray(values.transpose(2, 0, 1))
+        return np.ascontiguousarray(values[:, :, 0])
+
+    def explain(self, X: Any) -> np.ndarray:
+        """Local importances of every feature for every row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features) or DataFrame
+
+        Returns
+        -------
+        ndarray
+            ``(n_classes, n_rows, n_features)`` for classification (two classes for a
+            binary model), ``(n_rows, n_features)`` for regression.
+        """
+        return self._layout(self._attribute(self._check(X), None))
+
+    def score(self, X: Any) -> ScoreResult:
+        """Predictions, probabilities and local importances in one pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features) or DataFrame
+
+        Returns
+        -------
+        ScoreResult
+        """
+        matrix = self._check(X)
+        predictions, outputs = self._model.predict(matrix)
+        values = self._attribute(matrix, outputs)
+        if self._label_map is not None:
+            predictions = np.array([self._label_map[p] for p in predictions.tolist()])
+        expected: np.ndarray = (
+            self._expected_values.copy()
+            if self.task == "classification"
+            else np.asarray(self._expected_values[0])
+        )
+        return ScoreResult(
+            predictions=predictions,
+            probabilities=outputs if self.task == "classification" else None,
+            local_importance_values=self._layout(values),
+            expected_values=expected,
+            features=self.features,
+            classes=self.classes,
+            output_space=self._output_space,
+            method=self.kind,
+        )
+
+    # -- persistence hooks (see scoring_explainers.artifact) ----------------------------
+    @abstractmethod
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Numeric state written to ``arrays.npz``."""
+
+    @abstractmethod
+    def _settings(self) -> dict[str, Any]:
+        """Kind-specific JSON settings written to the manifest."""
+
+    @classmethod
+    @abstractmethod
+    def _array_shapes(cls, settings: dict[str, Any], n_features: int,
+                      n_outputs: int) -> dict[str, tuple[int | None, ...]]:
+        """Expected shape of every array (``None`` = any length), checked by ``load``."""
+
+    @classmethod
+    @abstractmethod
+    def _restore(cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any],
+                 common: dict[str, Any]) -> ScoringExplainer:
+        """Rebuild from loaded, verified state."""
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(task={self.task!r}, n_features={self.n_features}, "
+                f"output_space={self._output_space!r})")

@@ -1,0 +1,127 @@
+"""Shared distill-time preparation: rows, names, the ONNX model and its check."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConversionError, InputError
+from ._base import as_matrix
+from ._onnx_model import OnnxModel, Task
+
+__all__ = ["Prepared", "prepare", "resolve_features"]
+
+#: Largest probability / prediction gap between the model and its ONNX graph (relative to
+#: the output scale when above 1) accepted at distill time; above it the conversion is
+#: treated as broken. float32 arithmetic in the graph stays far below it.
+MAX_CONVERSION_GAP = 1e-3
+
+
+def resolve_features(X: Any, model: Any, features: list[str] | None) -> list[str]:
+    """Feature names: given, else DataFrame columns, else ``feature_names_in_``, else generic."""
+    if features is not None:
+        return [str(f) for f in features]
+    if hasattr(X, "columns"):
+        return [str(c) for c in X.columns]
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(f) for f in names]
+    width = np.shape(X)[1] if np.ndim(X) == 2 else 0
+    return [f"feature_{i}" for i in range(width)]
+
+
+@dataclass
+class Prepared:
+    """What every distiller starts from."""
+
+    X: np.ndarray
+    model: OnnxModel
+    features: list[str]
+    classes: list[Any] | None
+    task: Task
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    original: Any = None
+
+    def probe_missing(self, row: np.ndarray) -> bool:
+        """Whether the model handles NaN inputs.
+
+        True when the original model predicts rows with a NaN in any one feature (its own
+        input validation rejects NaN otherwise) and the ONNX graph gives finite outputs for
+        them. A bare ONNX model is assumed not to handle missing values.
+        """
+        if self.original is None:
+            return False
+        probe = np.repeat(row[None, :], len(row), axis=0)
+        probe[np.arange(len(row)), np.arange(len(row))] = np.nan
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame: Any = probe
+                names = getattr(self.original, "feature_names_in_", None)
+                if names is not None:
+                    import pandas as pd
+
+                    frame = pd.DataFrame(probe, columns=names)
+                self.original.predict(frame)
+        except Exception:
+            return False
+        return bool(np.all(np.isfinite(self.model.outputs(probe))))
+
+
+def prepare(
+    model: Any,
+    initialization_examples: Any,
+    *,
+    features: list[str] | None,
+    classes: list[Any] | None,
+    threads: int,
+) -> Prepared:
+    """Validate the examples, convert the model and check the conversion on them."""
+    from ..convert import check_agreement, to_onnx
+
+    names = resolve_features(initialization_examples, model, features)
+    if hasattr(initialization_examples, "columns") and features is not None:
+        initialization_examples = initialization_examples.set_axis(names, axis=1)
+    X = as_matrix(initialization_examples, names)
+    converted = to_onnx(model, X.shape[1], classes=classes)
+    onnx_model = OnnxModel(converted.onnx_bytes, task=converted.task,
+                           n_features=X.shape[1], threads=threads)
+    metadata: dict[str, Any] = {"model_type": converted.source}
+    if converted.source != "onnx" and hasattr(model, "predict") \
+            and not type(model).__module__.startswith(("lightgbm.basic", "xgboost.core")):
+        sample = X[np.all(np.isfinite(X), axis=1)][:1000]
+        if len(sample):
+            report = check_agreement(model, converted, sample, threads=threads)
+            metadata["conversion_check"] = report
+            gap = report["max_abs_diff"] / max(1.0, report["output_scale"])
+            if gap > MAX_CONVERSION_GAP:
+                raise ConversionError(
+                    f"the ONNX graph of {converted.source} disagrees with the model by "
+                    f"{report['max_abs_diff']:.3g} on the initialization examples"
+                )
+            if gap > 1e-5:
+                warnings.warn(
+                    f"ONNX graph of {converted.source} differs from the model by up to "
+                    f"{report['max_abs_diff']:.2g} (float32 arithmetic)",
+                    stacklevel=3,
+                )
+    n_outputs = onnx_model.outputs(X[:1]).shape[1]
+    model_classes = converted.classes
+    if converted.task == "classification" and model_classes is None:
+        model_classes = list(range(n_outputs))
+    display = model_classes
+    if classes is not None:
+        if converted.task != "classification":
+            raise InputError("classes were given for a regression model")
+        if len(classes) != n_outputs:
+            raise InputError(f"{len(classes)} class names given, the model has {n_outputs}")
+        display = list(classes)
+    if model_classes is not None and display is not None and list(display) != list(model_classes):
+        metadata["model_classes"] = list(model_classes)
+    return Prepared(X=X, model=onnx_model, features=names, classes=display,
+                    task=converted.task, metadata=metadata,
+                    original=None if converted.source == "onnx" else model)

@@ -1,0 +1,114 @@
+"""The prediction model at run time: an ONNX graph evaluated by onnxruntime."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import onnxruntime as ort
+
+from .._errors import ArtifactError
+
+__all__ = ["LABEL_OUTPUT", "PREDICTION_OUTPUT", "PROBABILITY_OUTPUT", "OnnxModel"]
+
+#: Output names every graph made by :mod:`scoring_explainers.convert` carries.
+LABEL_OUTPUT = "label"
+PROBABILITY_OUTPUT = "probabilities"
+PREDICTION_OUTPUT = "predictions"
+
+Task = Literal["classification", "regression"]
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """Session options for per-request work: ``threads`` intra-op threads, no spinning."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxModel:
+    """A classifier or regressor held as ONNX bytes and run by onnxruntime.
+
+    The graph has one 2-D numeric input of ``n_features`` columns and the outputs
+    ``label`` + ``probabilities`` (classification) or ``predictions`` (regression).
+    ``run`` is thread-safe: onnxruntime sessions may be shared between threads.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+        The serialised ONNX model.
+    task : {"classification", "regression"}
+    n_features : int
+    threads : int, default=1
+        onnxruntime intra-op threads. One thread is right for per-request work;
+        more only pays for large batches on a quiet machine.
+    """
+
+    def __init__(self, model_bytes: bytes, *, task: Task, n_features: int, threads: int = 1):
+        try:
+            self._session = ort.InferenceSession(
+                model_bytes, session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ArtifactError("model.onnx", f"onnxruntime cannot load the model: {exc}") from exc
+        self.model_bytes = model_bytes
+        self.task: Task = task
+        self.n_features = n_features
+        self.threads = threads
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1:
+            raise ArtifactError("model.onnx", f"expected one input tensor, found {len(inputs)}")
+        self._input_name = inputs[0].name
+        self._input_dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
+        outputs = {o.name for o in self._session.get_outputs()}
+        wanted = (
+            [LABEL_OUTPUT, PROBABILITY_OUTPUT]
+            if task == "classification"
+            else [PREDICTION_OUTPUT]
+        )
+        missing = [name for name in wanted if name not in outputs]
+        if missing:
+            raise ArtifactError(
+                "model.onnx", f"missing output(s) {missing}; the graph has {sorted(outputs)}"
+            )
+        self._value_output = PROBABILITY_OUTPUT if task == "classification" else PREDICTION_OUTPUT
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Explained model outputs: probabilities or predictions.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_outputs), float64
+            Class probabilities (classification) or the prediction as one column.
+        """
+        feed = {self._input_name: np.ascontiguousarray(X, dtype=self._input_dtype)}
+        (values,) = self._session.run([self._value_output], feed)
+        return np.asarray(values, dtype=np.float64).reshape(len(X), -1)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and explained outputs in one call.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_rows,)
+            Class labels (classification) or predicted values (regression).
+        outputs : ndarray of shape (n_rows, n_outputs), float64
+            As :meth:`outputs`.
+        """
+        feed = {self._input_name: np.ascontiguousarray(X, dtype=self._input_dtype)}
+        if self.task == "classification":
+            labels, probabilities = self._session.run([LABEL_OUTPUT, PROBABILITY_OUTPUT], feed)
+            values = np.asarray(probabilities, dtype=np.float64).reshape(len(X), -1)
+            return np.asarray(labels).reshape(len(X)), values
+        (predictions,) = self._session.run([PREDICTION_OUTPUT], feed)
+        values = np.asarray(predictions, dtype=np.float64).reshape(len(X), -1)
+        return values[:, 0].copy(), values

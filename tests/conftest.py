@@ -1,0 +1,88 @@
+"""Shared fitted models and data (session-scoped: fitted once per run)."""
+
+from __future__ import annotations
+
+import warnings
+from itertools import product
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def seed_data():
+    """The seed example: breast cancer, 455 train / 114 test rows, 30 features."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    data = load_breast_cancer()
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.2, random_state=0
+    )
+    return x_train, x_test, y_train, y_test, list(data.feature_names)
+
+
+@pytest.fixture(scope="session")
+def seed_svc(seed_data):
+    from sklearn import svm
+
+    x_train, _, y_train, _, _ = seed_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return svm.SVC(gamma=0.001, C=100.0, probability=True).fit(x_train, y_train)
+
+
+@pytest.fixture(scope="session")
+def small_classification():
+    """8 features, 3 classes: small enough for brute-force Shapley values."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=400, n_features=8, n_informative=5,
+                               n_classes=3, random_state=1)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def small_mlp(small_classification):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = small_classification
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MLPClassifier((16,), max_iter=300, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def small_regression():
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=300, n_features=6, noise=1.0, random_state=2)
+    return X, y
+
+
+def brute_force_shapley(f, x: np.ndarray, background: np.ndarray,
+                        weights: np.ndarray) -> np.ndarray:
+    """Exact Shapley values of v(S) = sum_b w_b f(x_S, b_notS), over all 2^M coalitions.
+
+    Returns (n_features, n_outputs).
+    """
+    m = len(x)
+    masks = np.array(list(product([False, True], repeat=m)))
+    synthetic = np.where(masks[:, None, :], x[None, None, :], background[None, :, :])
+    out = f(synthetic.reshape(-1, m))
+    out = out.reshape(len(masks), len(background), -1)
+    v = np.einsum("sbk,b->sk", out, weights)
+    index = {tuple(mask): i for i, mask in enumerate(masks)}
+    from math import factorial
+
+    phi = np.zeros((m, v.shape[1]))
+    for i, mask in enumerate(masks):
+        size = int(mask.sum())
+        for j in range(m):
+            if mask[j]:
+                continue
+            with_j = mask.copy()
+            with_j[j] = True
+            weight = factorial(size) * factorial(m - size - 1) / factorial(m)
+            phi[j] += weight * (v[index[tuple(with_j)]] - v[i])
+    return phi
