@@ -37,8 +37,12 @@ def summarize(
     """
     n = len(X)
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if weight.shape != (n,) or not np.all(np.isfinite(weight)) or np.any(weight < 0) \
-            or weight.sum() <= 0:
+    if (
+        weight.shape != (n,)
+        or not np.all(np.isfinite(weight))
+        or np.any(weight < 0)
+        or weight.sum() <= 0
+    ):
         raise InputError("background_weights must be non-negative finite numbers, one per row")
     if nclusters is None or nclusters >= n:
         return X.copy(), weight / weight.sum()

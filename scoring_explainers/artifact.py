@@ -77,9 +77,12 @@ def _json_value(value: Any) -> Any:
 def _versions() -> dict[str, str]:
     import onnxruntime
 
-    versions = {"scoring_explainers": __version__, "numpy": np.__version__,
-                "onnxruntime": onnxruntime.__version__,
-                "python": ".".join(map(str, sys.version_info[:3]))}
+    versions = {
+        "scoring_explainers": __version__,
+        "numpy": np.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "python": ".".join(map(str, sys.version_info[:3])),
+    }
     for name in ("sklearn", "skl2onnx", "onnx", "onnxmltools", "lightgbm", "xgboost"):
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "__version__"):
@@ -92,12 +95,13 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
         if array.dtype.kind not in "biuf":
             raise ArtifactError(ARRAYS, f"refusing to write non-numeric array {name!r}")
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def save(explainer: ScoringExplainer, directory: str | os.PathLike[str], *,
-         exist_ok: bool = False) -> Path:
+def save(
+    explainer: ScoringExplainer, directory: str | os.PathLike[str], *, exist_ok: bool = False
+) -> Path:
     """Write ``explainer`` as an artifact directory.
 
     Parameters
@@ -169,33 +173,66 @@ def _read_manifest(root: Path) -> dict[str, Any]:
         raise ArtifactError(MANIFEST, f"not valid JSON: {exc}") from exc
     _require(isinstance(manifest, dict), MANIFEST, "must be a JSON object")
     version = manifest.get("format_version")
-    _require(isinstance(version, int) and not isinstance(version, bool), MANIFEST,
-             "format_version missing or not an integer")
-    _require(version == FORMAT_VERSION, MANIFEST,
-             f"unknown format version {version} (this library reads version {FORMAT_VERSION})")
-    _require(manifest.get("kind") in KINDS, MANIFEST,
-             f"unknown explainer kind {manifest.get('kind')!r} (known: {sorted(KINDS)})")
+    _require(
+        isinstance(version, int) and not isinstance(version, bool),
+        MANIFEST,
+        "format_version missing or not an integer",
+    )
+    _require(
+        version == FORMAT_VERSION,
+        MANIFEST,
+        f"unknown format version {version} (this library reads version {FORMAT_VERSION})",
+    )
+    _require(
+        manifest.get("kind") in KINDS,
+        MANIFEST,
+        f"unknown explainer kind {manifest.get('kind')!r} (known: {sorted(KINDS)})",
+    )
     _require(manifest.get("task") in _TASKS, MANIFEST, f"task must be one of {_TASKS}")
-    _require(manifest.get("output_space") in _SPACES, MANIFEST,
-             f"output_space must be one of {_SPACES}")
+    _require(
+        manifest.get("output_space") in _SPACES, MANIFEST, f"output_space must be one of {_SPACES}"
+    )
     features = manifest.get("features")
-    _require(isinstance(features, list) and len(features) > 0
-             and all(isinstance(f, str) for f in features), MANIFEST,
-             "features must be a non-empty list of names")
+    _require(
+        isinstance(features, list)
+        and len(features) > 0
+        and all(isinstance(f, str) for f in features),
+        MANIFEST,
+        "features must be a non-empty list of names",
+    )
     classes = manifest.get("classes")
     if manifest["task"] == "classification":
-        _require(isinstance(classes, list) and len(classes) >= 2, MANIFEST,
-                 "a classifier needs a list of at least two classes")
+        _require(
+            isinstance(classes, list) and len(classes) >= 2,
+            MANIFEST,
+            "a classifier needs a list of at least two classes",
+        )
     expected = manifest.get("expected_values")
     n_outputs = len(classes) if manifest["task"] == "classification" else 1
-    _require(isinstance(expected, list) and len(expected) == n_outputs
-             and all(isinstance(v, int | float) for v in expected), MANIFEST,
-             f"expected_values must be {n_outputs} number(s)")
+    _require(
+        isinstance(expected, list)
+        and len(expected) == n_outputs
+        and all(isinstance(v, int | float) for v in expected),
+        MANIFEST,
+        f"expected_values must be {n_outputs} number(s)",
+    )
     files = manifest.get("files")
-    _require(isinstance(files, dict) and set(files) == {MODEL, ARRAYS}, MANIFEST,
-             f"files must list exactly {MODEL} and {ARRAYS} with their SHA-256")
+    _require(
+        isinstance(files, dict) and set(files) == {MODEL, ARRAYS},
+        MANIFEST,
+        f"files must list exactly {MODEL} and {ARRAYS} with their SHA-256",
+    )
     for key in ("settings", "metadata", "arrays"):
         _require(isinstance(manifest.get(key, {}), dict), MANIFEST, f"{key} must be an object")
+    model_classes = manifest.get("metadata", {}).get("model_classes")
+    if model_classes is not None:
+        _require(
+            isinstance(model_classes, list)
+            and isinstance(classes, list)
+            and len(model_classes) == len(classes),
+            MANIFEST,
+            "metadata.model_classes must list one model label per class",
+        )
     return manifest
 
 
@@ -204,9 +241,12 @@ def _read_verified(root: Path, name: str, digest: str) -> bytes:
     _require(path.is_file(), name, f"missing in {root}")
     data = path.read_bytes()
     actual = _sha256(data)
-    _require(actual == digest, name,
-             f"SHA-256 mismatch: the file changed after it was written "
-             f"(manifest {str(digest)[:12]}..., file {actual[:12]}...)")
+    _require(
+        actual == digest,
+        name,
+        f"SHA-256 mismatch: the file changed after it was written "
+        f"(manifest {str(digest)[:12]}..., file {actual[:12]}...)",
+    )
     return data
 
 
@@ -217,26 +257,41 @@ def _read_arrays(data: bytes, shapes: dict[str, tuple[int | None, ...]]) -> dict
         raise ArtifactError(ARRAYS, f"not a readable .npz archive: {exc}") from exc
     with archive:
         names = set(archive.files)
-        _require(names == set(shapes), ARRAYS,
-                 f"members {sorted(names)} do not match the expected {sorted(shapes)}")
+        _require(
+            names == set(shapes),
+            ARRAYS,
+            f"members {sorted(names)} do not match the expected {sorted(shapes)}",
+        )
         arrays: dict[str, np.ndarray] = {}
         for name in sorted(names):
             try:
                 array = archive[name]
             except ValueError as exc:
-                raise ArtifactError(ARRAYS, f"member {name!r} is an object array; artifacts "
-                                    "hold numeric arrays only") from exc
-            _require(array.dtype.kind in "biuf", ARRAYS,
-                     f"member {name!r} has non-numeric dtype {array.dtype}")
+                raise ArtifactError(
+                    ARRAYS,
+                    f"member {name!r} is an object array; artifacts hold numeric arrays only",
+                ) from exc
+            _require(
+                array.dtype.kind in "biuf",
+                ARRAYS,
+                f"member {name!r} has non-numeric dtype {array.dtype}",
+            )
             want = shapes[name]
             fits = array.ndim == len(want) and all(
-                w is None or w == a for w, a in zip(want, array.shape, strict=True))
-            _require(fits, ARRAYS,
-                     f"member {name!r} has shape {array.shape}, expected "
-                     f"{tuple('any' if w is None else w for w in want)}")
+                w is None or w == a for w, a in zip(want, array.shape, strict=True)
+            )
+            _require(
+                fits,
+                ARRAYS,
+                f"member {name!r} has shape {array.shape}, expected "
+                f"{tuple('any' if w is None else w for w in want)}",
+            )
             if array.dtype.kind == "f":
-                _require(bool(np.all(np.isfinite(array))), ARRAYS,
-                         f"member {name!r} holds non-finite values")
+                _require(
+                    bool(np.all(np.isfinite(array))),
+                    ARRAYS,
+                    f"member {name!r} holds non-finite values",
+                )
             arrays[name] = array
     return arrays
 
@@ -266,15 +321,16 @@ def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExpla
     n_outputs = len(manifest["expected_values"])
     settings = manifest.get("settings", {})
     arrays = _read_arrays(array_bytes, cls._array_shapes(settings, n_features, n_outputs))
-    model = OnnxModel(model_bytes, task=manifest["task"], n_features=n_features,
-                      threads=threads)
+    model = OnnxModel(model_bytes, task=manifest["task"], n_features=n_features, threads=threads)
     try:
         probe = model.outputs(np.zeros((1, n_features)))
     except Exception as exc:  # onnxruntime's own errors
-        raise ArtifactError(MODEL, f"the model does not take {n_features} features: {exc}") \
-            from exc
-    _require(probe.shape[1] == n_outputs, MODEL,
-             f"the model gives {probe.shape[1]} outputs, the manifest expects {n_outputs}")
+        raise ArtifactError(MODEL, f"the model does not take {n_features} features: {exc}") from exc
+    _require(
+        probe.shape[1] == n_outputs,
+        MODEL,
+        f"the model gives {probe.shape[1]} outputs, the manifest expects {n_outputs}",
+    )
     common = {
         "model": model,
         "features": manifest["features"],

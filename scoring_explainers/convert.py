@@ -72,32 +72,37 @@ def _register_boosters() -> None:
         from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
 
         update_registered_converter(
-            LGBMClassifier, "LightGbmLGBMClassifier",
-            calculate_linear_classifier_output_shapes, convert_lightgbm,
+            LGBMClassifier,
+            "LightGbmLGBMClassifier",
+            calculate_linear_classifier_output_shapes,
+            convert_lightgbm,
             options=classifier_options,
         )
         update_registered_converter(
-            LGBMRegressor, "LightGbmLGBMRegressor",
-            calculate_linear_regressor_output_shapes, convert_lightgbm,
+            LGBMRegressor,
+            "LightGbmLGBMRegressor",
+            calculate_linear_regressor_output_shapes,
+            convert_lightgbm,
             options={"split": None},
         )
     except ImportError:  # pragma: no cover - lightgbm is optional
         pass
     try:
         from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-        from onnxmltools.convert.xgboost.shape_calculators.Classifier import (
-            calculate_xgboost_classifier_output_shapes,
-        )
         from xgboost import XGBClassifier, XGBRegressor
 
         update_registered_converter(
-            XGBClassifier, "XGBoostXGBClassifier",
-            calculate_xgboost_classifier_output_shapes, convert_xgboost,
+            XGBClassifier,
+            "XGBoostXGBClassifier",
+            calculate_linear_classifier_output_shapes,
+            convert_xgboost,
             options=classifier_options,
         )
         update_registered_converter(
-            XGBRegressor, "XGBoostXGBRegressor",
-            calculate_linear_regressor_output_shapes, convert_xgboost,
+            XGBRegressor,
+            "XGBoostXGBRegressor",
+            calculate_linear_regressor_output_shapes,
+            convert_xgboost,
         )
     except ImportError:  # pragma: no cover - xgboost is optional
         pass
@@ -128,6 +133,14 @@ def _is_classifier(model: Any) -> bool:
     return hasattr(final, "classes_") and hasattr(model, "predict_proba")
 
 
+def _default_opset(target_opset: int | None) -> dict[str, int]:
+    """Main opset as given (else skl2onnx's newest tested); ``ai.onnx.ml`` 3, which the
+    LightGBM and XGBoost converters require and onnxruntime runs everywhere."""
+    from skl2onnx import get_latest_tested_opset_version
+
+    return {"": target_opset or get_latest_tested_opset_version(), "ai.onnx.ml": 3}
+
+
 def _convert_sklearn(model: Any, n_features: int, target_opset: int | None) -> Any:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
@@ -141,11 +154,54 @@ def _convert_sklearn(model: Any, n_features: int, target_opset: int | None) -> A
                 model,
                 initial_types=[("X", FloatTensorType([None, n_features]))],
                 options=options,
-                target_opset=target_opset,
+                target_opset=_default_opset(target_opset),
             )
         except Exception as exc:
             culprit = _unconvertible_step(model, exc)
             raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
+
+
+def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) -> Any:
+    """A binary SVC / SVR (alone or ending a Pipeline) as a GEMM-based graph."""
+    import onnx
+    from onnx import compose
+
+    from ._svm_onnx import dense_svm_graph
+
+    final = _final_estimator(model)
+    opsets = _default_opset(target_opset)
+    if final is model:
+        return dense_svm_graph(final, n_features, opset=opsets[""])
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.pipeline import Pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            prefix = convert_sklearn(
+                Pipeline(model.steps[:-1]),
+                initial_types=[("X", FloatTensorType([None, n_features]))],
+                target_opset=opsets,
+            )
+        except Exception as exc:
+            culprit = _unconvertible_step(model, exc)
+            raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
+    middle = prefix.graph.output[0]
+    width = int(final.support_vectors_.shape[1])
+    tail = dense_svm_graph(
+        final,
+        width,
+        input_name="svm_input",
+        input_type=middle.type.tensor_type.elem_type,
+        opset=opsets[""],
+    )
+    tail.ir_version = prefix.ir_version
+    del tail.opset_import[:]
+    tail.opset_import.extend(prefix.opset_import)
+    merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "svm_input")])
+    onnx.checker.check_model(merged)
+    return merged
 
 
 def _convert_booster(model: Any, n_features: int, target_opset: int | None) -> Any:
@@ -196,8 +252,19 @@ def _zipmap_classes(graph: Any) -> list[Any] | None:
 
 
 def _rename(graph: Any, old: str, new: str) -> None:
+    """Rename tensor ``old`` to ``new``, first moving any other tensor called ``new``."""
     if old == new:
         return
+    used = {name for node in graph.node for name in (*node.input, *node.output)}
+    if new in used:
+        spare = new
+        while spare in used:
+            spare += "_"
+        _replace(graph, new, spare)
+    _replace(graph, old, new)
+
+
+def _replace(graph: Any, old: str, new: str) -> None:
     for node in graph.node:
         for i, name in enumerate(node.output):
             if name == old:
@@ -217,8 +284,11 @@ def _normalise_outputs(onx: Any, task: Task) -> None:
     graph = onx.graph
     _strip_zipmap(graph)
     outputs = list(graph.output)
-    floats = [o for o in outputs if o.type.tensor_type.elem_type
-              in (TensorProto.FLOAT, TensorProto.DOUBLE, 0)]
+    floats = [
+        o
+        for o in outputs
+        if o.type.tensor_type.elem_type in (TensorProto.FLOAT, TensorProto.DOUBLE, 0)
+    ]
     others = [o for o in outputs if o not in floats]
     if task == "classification":
         if not others or not floats:
@@ -263,7 +333,8 @@ def _onnx_task(onx: Any) -> Task:
     if "sequence_type" in kinds:
         return "classification"
     non_float = [
-        o for o in onx.graph.output
+        o
+        for o in onx.graph.output
         if o.type.tensor_type.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE)
     ]
     return "classification" if non_float and len(onx.graph.output) >= 2 else "regression"
@@ -321,7 +392,12 @@ def to_onnx(
             task = "classification" if _booster_is_classifier(model) else "regression"
             model_classes = classes
         elif hasattr(model, "fit") and hasattr(model, "predict"):
-            onx = _convert_sklearn(model, n_features, target_opset)
+            from ._svm_onnx import supports
+
+            if supports(_final_estimator(model)):
+                onx = _convert_dense_svm(model, n_features, target_opset)
+            else:
+                onx = _convert_sklearn(model, n_features, target_opset)
             task = "classification" if _is_classifier(model) else "regression"
             model_classes = (
                 list(_final_estimator(model).classes_) if task == "classification" else None
@@ -352,8 +428,9 @@ def _booster_is_classifier(model: Any) -> bool:
     return str(objective).startswith(("binary:", "multi:"))
 
 
-def check_agreement(model: Any, converted: ConvertedModel, X: np.ndarray,
-                    *, threads: int = 1) -> dict[str, float]:
+def check_agreement(
+    model: Any, converted: ConvertedModel, X: np.ndarray, *, threads: int = 1
+) -> dict[str, float]:
     """Compare the ONNX graph with the original model on rows ``X``.
 
     Returns
@@ -365,8 +442,9 @@ def check_agreement(model: Any, converted: ConvertedModel, X: np.ndarray,
     """
     from .scoring._onnx_model import OnnxModel
 
-    runtime = OnnxModel(converted.onnx_bytes, task=converted.task,
-                        n_features=converted.n_features, threads=threads)
+    runtime = OnnxModel(
+        converted.onnx_bytes, task=converted.task, n_features=converted.n_features, threads=threads
+    )
     labels, outputs = runtime.predict(X)
     report: dict[str, float] = {"rows": float(len(X))}
     X_in: Any = X
@@ -378,9 +456,9 @@ def check_agreement(model: Any, converted: ConvertedModel, X: np.ndarray,
         warnings.simplefilter("ignore")
         if converted.task == "classification":
             expected = np.asarray(model.predict_proba(X_in), dtype=np.float64)
-            report["label_agreement"] = float(np.mean(
-                np.asarray(model.predict(X_in)).astype(str) == labels.astype(str)
-            ))
+            report["label_agreement"] = float(
+                np.mean(np.asarray(model.predict(X_in)).astype(str) == labels.astype(str))
+            )
         else:
             expected = np.asarray(model.predict(X_in), dtype=np.float64).reshape(len(X), -1)
     report["max_abs_diff"] = float(np.max(np.abs(expected - outputs)))

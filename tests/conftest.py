@@ -37,8 +37,9 @@ def small_classification():
     """8 features, 3 classes: small enough for brute-force Shapley values."""
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=400, n_features=8, n_informative=5,
-                               n_classes=3, random_state=1)
+    X, y = make_classification(
+        n_samples=400, n_features=8, n_informative=5, n_classes=3, random_state=1
+    )
     return X, y
 
 
@@ -60,8 +61,9 @@ def small_regression():
     return X, y
 
 
-def brute_force_shapley(f, x: np.ndarray, background: np.ndarray,
-                        weights: np.ndarray) -> np.ndarray:
+def brute_force_shapley(
+    f, x: np.ndarray, background: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
     """Exact Shapley values of v(S) = sum_b w_b f(x_S, b_notS), over all 2^M coalitions.
 
     Returns (n_features, n_outputs).

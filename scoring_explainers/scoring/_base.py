@@ -75,9 +75,7 @@ def as_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
                 f"got {matrix.ndim} dimension(s) with shape {matrix.shape}"
             )
         if matrix.shape[1] != len(features):
-            raise InputError(
-                f"expected {len(features)} features per row, got {matrix.shape[1]}"
-            )
+            raise InputError(f"expected {len(features)} features per row, got {matrix.shape[1]}")
     if matrix.shape[0] == 0:
         raise InputError("empty batch: no rows to explain")
     if np.isinf(matrix).any():
@@ -289,16 +287,20 @@ class ScoringExplainer(ABC):
 
     @classmethod
     @abstractmethod
-    def _array_shapes(cls, settings: dict[str, Any], n_features: int,
-                      n_outputs: int) -> dict[str, tuple[int | None, ...]]:
+    def _array_shapes(
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+    ) -> dict[str, tuple[int | None, ...]]:
         """Expected shape of every array (``None`` = any length), checked by ``load``."""
 
     @classmethod
     @abstractmethod
-    def _restore(cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any],
-                 common: dict[str, Any]) -> ScoringExplainer:
+    def _restore(
+        cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any], common: dict[str, Any]
+    ) -> ScoringExplainer:
         """Rebuild from loaded, verified state."""
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(task={self.task!r}, n_features={self.n_features}, "
-                f"output_space={self._output_space!r})")
+        return (
+            f"{type(self).__name__}(task={self.task!r}, n_features={self.n_features}, "
+            f"output_space={self._output_space!r})"
+        )

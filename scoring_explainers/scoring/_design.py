@@ -65,9 +65,7 @@ def _all_of_size(n_features: int, size: int) -> np.ndarray:
     return masks
 
 
-def coalition_design(
-    n_features: int, nsamples: int, rng: np.random.Generator
-) -> CoalitionDesign:
+def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -> CoalitionDesign:
     """Choose the coalitions to evaluate within a budget of ``nsamples``.
 
     Every coalition when ``2**M - 2 <= nsamples``. Otherwise, coalition sizes are taken

@@ -88,11 +88,15 @@ def prepare(
         initialization_examples = initialization_examples.set_axis(names, axis=1)
     X = as_matrix(initialization_examples, names)
     converted = to_onnx(model, X.shape[1], classes=classes)
-    onnx_model = OnnxModel(converted.onnx_bytes, task=converted.task,
-                           n_features=X.shape[1], threads=threads)
+    onnx_model = OnnxModel(
+        converted.onnx_bytes, task=converted.task, n_features=X.shape[1], threads=threads
+    )
     metadata: dict[str, Any] = {"model_type": converted.source}
-    if converted.source != "onnx" and hasattr(model, "predict") \
-            and not type(model).__module__.startswith(("lightgbm.basic", "xgboost.core")):
+    if (
+        converted.source != "onnx"
+        and hasattr(model, "predict")
+        and not type(model).__module__.startswith(("lightgbm.basic", "xgboost.core"))
+    ):
         sample = X[np.all(np.isfinite(X), axis=1)][:1000]
         if len(sample):
             report = check_agreement(model, converted, sample, threads=threads)
@@ -122,6 +126,12 @@ def prepare(
         display = list(classes)
     if model_classes is not None and display is not None and list(display) != list(model_classes):
         metadata["model_classes"] = list(model_classes)
-    return Prepared(X=X, model=onnx_model, features=names, classes=display,
-                    task=converted.task, metadata=metadata,
-                    original=None if converted.source == "onnx" else model)
+    return Prepared(
+        X=X,
+        model=onnx_model,
+        features=names,
+        classes=display,
+        task=converted.task,
+        metadata=metadata,
+        original=None if converted.source == "onnx" else model,
+    )

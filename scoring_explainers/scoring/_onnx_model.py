@@ -67,9 +67,7 @@ class OnnxModel:
         self._input_dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
         outputs = {o.name for o in self._session.get_outputs()}
         wanted = (
-            [LABEL_OUTPUT, PROBABILITY_OUTPUT]
-            if task == "classification"
-            else [PREDICTION_OUTPUT]
+            [LABEL_OUTPUT, PROBABILITY_OUTPUT] if task == "classification" else [PREDICTION_OUTPUT]
         )
         missing = [name for name in wanted if name not in outputs]
         if missing:

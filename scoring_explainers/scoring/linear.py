@@ -86,8 +86,15 @@ class LinearScoringExplainer(ScoringExplainer):
 
     kind: ClassVar[str] = "linear"
 
-    def __init__(self, *, model: OnnxModel, coef: np.ndarray, intercept: np.ndarray,
-                 mean: np.ndarray, **common: Any) -> None:
+    def __init__(
+        self,
+        *,
+        model: OnnxModel,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        mean: np.ndarray,
+        **common: Any,
+    ) -> None:
         super().__init__(model=model, **common)
         self.coef_ = np.asarray(coef, dtype=np.float64)
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
@@ -122,13 +129,17 @@ class LinearScoringExplainer(ScoringExplainer):
 
         names = resolve_features(initialization_examples, model, features)
         coef, intercept, final = _linear_form(model, len(names))
-        prep = prepare(model, initialization_examples, features=features, classes=classes,
-                       threads=threads)
+        prep = prepare(
+            model, initialization_examples, features=features, classes=classes, threads=threads
+        )
         X = prep.X
         if np.isnan(X).any():
             raise UnsupportedModelError("initialization_examples contain NaN")
-        weights = (np.full(len(X), 1.0 / len(X)) if background_weights is None
-                   else np.asarray(background_weights, dtype=np.float64))
+        weights = (
+            np.full(len(X), 1.0 / len(X))
+            if background_weights is None
+            else np.asarray(background_weights, dtype=np.float64)
+        )
         mean = weights @ X / weights.sum()
         if prep.task == "classification" and coef.shape[0] == 1:
             coef = np.vstack([-coef, coef])
@@ -166,13 +177,15 @@ class LinearScoringExplainer(ScoringExplainer):
         return {}
 
     @classmethod
-    def _array_shapes(cls, settings: dict[str, Any], n_features: int,
-                      n_outputs: int) -> dict[str, tuple[int | None, ...]]:
-        return {"coef": (n_outputs, n_features), "intercept": (n_outputs,),
-                "mean": (n_features,)}
+    def _array_shapes(
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+    ) -> dict[str, tuple[int | None, ...]]:
+        return {"coef": (n_outputs, n_features), "intercept": (n_outputs,), "mean": (n_features,)}
 
     @classmethod
-    def _restore(cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any],
-                 common: dict[str, Any]) -> LinearScoringExplainer:
-        return cls(coef=arrays["coef"], intercept=arrays["intercept"], mean=arrays["mean"],
-                   **common)
+    def _restore(
+        cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any], common: dict[str, Any]
+    ) -> LinearScoringExplainer:
+        return cls(
+            coef=arrays["coef"], intercept=arrays["intercept"], mean=arrays["mean"], **common
+        )

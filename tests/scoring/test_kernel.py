@@ -38,8 +38,9 @@ def test_equals_brute_force_shapley(mlp_explainer, small_classification):
     assert values.shape == (3, 10, 8)
     f = mlp_explainer.model.outputs
     for i, x in enumerate(rows):
-        exact = brute_force_shapley(f, x, mlp_explainer.background_,
-                                    mlp_explainer.background_weights_)
+        exact = brute_force_shapley(
+            f, x, mlp_explainer.background_, mlp_explainer.background_weights_
+        )
         np.testing.assert_allclose(values[:, i, :], exact.T, atol=1e-6, rtol=0)
 
 
@@ -53,12 +54,15 @@ def test_regression_equals_brute_force(small_regression):
     result = explainer.score(X[:5])
     assert result.local_importance_values.shape == (5, 6)
     for i, x in enumerate(X[:5]):
-        exact = brute_force_shapley(explainer.model.outputs, x, explainer.background_,
-                                    explainer.background_weights_)
+        exact = brute_force_shapley(
+            explainer.model.outputs, x, explainer.background_, explainer.background_weights_
+        )
         np.testing.assert_allclose(result.local_importance_values[i], exact[:, 0], atol=1e-6)
     np.testing.assert_allclose(
-        result.local_importance_values.sum(1) + result.expected_values, result.predictions,
-        atol=1e-6)
+        result.local_importance_values.sum(1) + result.expected_values,
+        result.predictions,
+        atol=1e-6,
+    )
     # the converted model is the model: predictions agree with scikit-learn
     np.testing.assert_allclose(result.predictions, model.predict(X[:5]), rtol=1e-5)
 
@@ -79,7 +83,10 @@ def test_agrees_with_shap_within_its_sampling_noise(seed_svc, seed_data):
     summary = shap.kmeans(x_train, 10)
     budget = 3000
     ours = KernelScoringExplainer.from_model(
-        seed_svc, summary.data, nclusters=None, background_weights=summary.weights,
+        seed_svc,
+        summary.data,
+        nclusters=None,
+        background_weights=summary.weights,
         nsamples=budget,
     )
     rows = x_test[:4]
@@ -90,8 +97,9 @@ def test_agrees_with_shap_within_its_sampling_noise(seed_svc, seed_data):
         explainer = shap.KernelExplainer(seed_svc.predict_proba, summary)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            runs.append(explainer.shap_values(rows, nsamples=budget, l1_reg=False,
-                                              silent=True)[..., 1])
+            runs.append(
+                explainer.shap_values(rows, nsamples=budget, l1_reg=False, silent=True)[..., 1]
+            )
     noise = np.abs(runs[0] - runs[1]).mean()  # shap's own run-to-run difference
     assert noise > 0
     gap = np.abs(mine - (runs[0] + runs[1]) / 2).mean()
@@ -135,8 +143,7 @@ def test_chunking_does_not_change_values(mlp_explainer, small_classification):
         expected_values=mlp_explainer.expected_values,
         allow_missing=False,
     )
-    np.testing.assert_allclose(small.explain(rows), mlp_explainer.explain(rows),
-                               atol=1e-12, rtol=0)
+    np.testing.assert_allclose(small.explain(rows), mlp_explainer.explain(rows), atol=1e-12, rtol=0)
 
 
 def test_thread_safe(svc_explainer, seed_data):
@@ -164,8 +171,9 @@ def test_dataframe_equals_ndarray(svc_explainer, seed_data):
     frame = pd.DataFrame(x_test[:3], columns=names)
     np.testing.assert_array_equal(svc_explainer.explain(frame), svc_explainer.explain(x_test[:3]))
     shuffled = frame[names[::-1]]
-    np.testing.assert_array_equal(svc_explainer.explain(shuffled),
-                                  svc_explainer.explain(x_test[:3]))
+    np.testing.assert_array_equal(
+        svc_explainer.explain(shuffled), svc_explainer.explain(x_test[:3])
+    )
 
 
 @pytest.mark.parametrize(
@@ -208,18 +216,23 @@ def test_missing_values_allowed_when_the_model_imputes(small_regression):
     row[0, 2] = np.nan
     result = explainer.score(row)
     np.testing.assert_allclose(result.predictions, model.predict(row), rtol=1e-5)
-    np.testing.assert_allclose(result.local_importance_values.sum() + result.expected_values,
-                               result.predictions[0], atol=1e-6)
+    np.testing.assert_allclose(
+        result.local_importance_values.sum() + result.expected_values,
+        result.predictions[0],
+        atol=1e-6,
+    )
 
 
 def test_class_names_replace_labels(small_mlp, small_classification):
     X, _ = small_classification
-    explainer = KernelScoringExplainer.from_model(small_mlp, X[:100], nclusters=3,
-                                                  classes=["a", "b", "c"], nsamples=60)
+    explainer = KernelScoringExplainer.from_model(
+        small_mlp, X[:100], nclusters=3, classes=["a", "b", "c"], nsamples=60
+    )
     result = explainer.score(X[:20])
     assert result.classes == ["a", "b", "c"]
     np.testing.assert_array_equal(
-        result.predictions, np.array(["a", "b", "c"])[small_mlp.predict(X[:20])])
+        result.predictions, np.array(["a", "b", "c"])[small_mlp.predict(X[:20])]
+    )
 
 
 def test_to_dict_is_json_native(svc_explainer, seed_data):
@@ -230,13 +243,89 @@ def test_to_dict_is_json_native(svc_explainer, seed_data):
     text = json.dumps(body)
     assert json.loads(text)["predictions"] == body["predictions"]
     assert len(body["local_importance_values"]) == 2
-    assert set(body) >= {"predictions", "probabilities", "local_importance_values",
-                         "expected_values", "features", "classes", "output_space"}
+    assert set(body) >= {
+        "predictions",
+        "probabilities",
+        "local_importance_values",
+        "expected_values",
+        "features",
+        "classes",
+        "output_space",
+    }
 
 
 def test_nclusters_none_keeps_every_row(small_mlp, small_classification):
     X, _ = small_classification
-    explainer = KernelScoringExplainer.from_model(small_mlp, X[:7], nclusters=None,
-                                                  nsamples=40)
+    explainer = KernelScoringExplainer.from_model(small_mlp, X[:7], nclusters=None, nsamples=40)
     np.testing.assert_array_equal(explainer.background_, X[:7])
     np.testing.assert_allclose(explainer.background_weights_, 1 / 7)
+
+
+def _restricted_wls(masks, weights, y, delta, keep):
+    """Constrained WLS on the kept features, solved as a KKT system."""
+    Z = masks[:, keep].astype(float)
+    t = len(keep)
+    kkt = np.zeros((t + 1, t + 1))
+    kkt[:t, :t] = Z.T @ (weights[:, None] * Z)
+    kkt[:t, t] = kkt[t, :t] = 1.0
+    rhs = np.concatenate([Z.T @ (weights * y), [delta]])
+    return np.linalg.solve(kkt, rhs)[:t]
+
+
+def test_max_features_refits_on_the_top_features(seed_svc, seed_data):
+    x_train, x_test, *_ = seed_data
+    full = KernelScoringExplainer.from_model(seed_svc, x_train, nsamples=400)
+    top = KernelScoringExplainer.from_model(seed_svc, x_train, nsamples=400, max_features=6)
+    rows = x_test[:5]
+    result = top.score(rows)
+    values = result.local_importance_values
+    assert ((values[1] != 0).sum(axis=1) == 6).all()
+    np.testing.assert_allclose(
+        values.sum(-1) + result.expected_values[:, None], result.probabilities.T, atol=1e-9
+    )
+    np.testing.assert_allclose(values[0], -values[1], atol=1e-7)  # p0 + p1 = 1 in float32
+    reference = full.explain(rows)[1]
+    v = top._coalition_values(rows.astype(np.float32), slice(0, top.n_coalitions))[:, :, 1]
+    expected = top.expected_values[1]
+    for i in range(len(rows)):
+        keep = np.sort(np.argsort(-np.abs(reference[i]))[:6])
+        np.testing.assert_array_equal(np.flatnonzero(values[1, i]), keep)
+        want = _restricted_wls(
+            top.masks_,
+            top.coalition_weights_,
+            v[i] - expected,
+            result.probabilities[i, 1] - expected,
+            keep,
+        )
+        np.testing.assert_allclose(values[1, i, keep], want, atol=1e-9)
+
+
+def test_max_features_is_ignored_when_values_are_exact(small_mlp, small_classification):
+    X, _ = small_classification
+    explainer = KernelScoringExplainer.from_model(small_mlp, X[:100], nclusters=3, max_features=2)
+    assert explainer.exact_ and explainer.max_features is None
+
+
+def test_svc_batch_independence(svc_explainer, seed_data):
+    _, x_test, *_ = seed_data
+    batch = svc_explainer.explain(x_test[:6])
+    for i in range(6):
+        np.testing.assert_array_equal(svc_explainer.explain(x_test[i : i + 1])[:, 0], batch[:, i])
+
+
+def test_memory_stays_bounded_for_large_batches(small_mlp, small_classification):
+    import tracemalloc
+
+    X, _ = small_classification
+    explainer = KernelScoringExplainer.from_model(
+        small_mlp, X[:300], nsamples=200, max_synthetic_rows=8192
+    )
+    rows = np.random.default_rng(0).normal(size=(10_000, 8))
+    unchunked = len(rows) * explainer.n_coalitions * len(explainer.background_) * 8 * 4
+    tracemalloc.start()
+    values = explainer.explain(rows)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert values.shape == (3, 10_000, 8)
+    assert unchunked > 200 * 2**20
+    assert peak < 64 * 2**20, f"peak {peak / 2**20:.0f} MiB"
