@@ -13,8 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
-## Distill the demo model (breast-cancer SVC) into artifacts/demo and explain a few rows.
+## Distill the demo model (breast-cancer SVC) if needed and serve it on 127.0.0.1:8000.
 serve: $(STAMP)
+	$(BIN)/python -m scoring_explainers.demo --out artifacts/demo --if-missing --rows 0
+	$(BIN)/python -m service --artifact artifacts/demo --host 127.0.0.1 --port 8000
+
+## Distill the demo artifact again and print a few explanations (no server).
+demo: $(STAMP)
 	$(BIN)/python -m scoring_explainers.demo --out artifacts/demo
 
 ## Lint and run the tests.

@@ -3,7 +3,11 @@
 Nothing here imports shap or scikit-learn; distilling (``from_model``) does, lazily.
 """
 
-from ..artifact import load, save
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
 from ._base import ScoreResult, ScoringExplainer
 from ._onnx_model import OnnxModel
 from .kernel import KernelScoringExplainer
@@ -18,3 +22,19 @@ __all__ = [
     "load",
     "save",
 ]
+
+
+def save(
+    explainer: ScoringExplainer, directory: str | os.PathLike[str], *, exist_ok: bool = False
+) -> Path:
+    """Write an artifact; see :func:`scoring_explainers.artifact.save`."""
+    from ..artifact import save as _save
+
+    return _save(explainer, directory, exist_ok=exist_ok)
+
+
+def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExplainer:
+    """Read an artifact; see :func:`scoring_explainers.artifact.load`."""
+    from ..artifact import load as _load
+
+    return _load(directory, threads=threads)

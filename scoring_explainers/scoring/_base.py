@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,6 +117,36 @@ class ScoreResult:
     classes: list[Any] | None
     output_space: OutputSpace
     method: str
+
+    def top_features(self, k: int) -> tuple[list[list[str]], np.ndarray]:
+        """The ``k`` features with the largest absolute importance in each row.
+
+        For classification the ranking is of the predicted class's importances.
+
+        Returns
+        -------
+        names : list of n_rows lists of k str
+        values : ndarray of shape (n_rows, k)
+        """
+        values = self.local_importance_values
+        if values.ndim == 3:
+            index = {c: i for i, c in enumerate(self.classes or [])}
+            fallback = (
+                np.argmax(self.probabilities, axis=1)
+                if self.probabilities is not None
+                else np.zeros(len(self.predictions), dtype=int)
+            )
+            chosen = np.array(
+                [
+                    index.get(p, int(f))
+                    for p, f in zip(self.predictions.tolist(), fallback, strict=True)
+                ]
+            )
+            values = values[chosen, np.arange(values.shape[1])]
+        k = max(0, min(int(k), values.shape[1]))
+        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+        names = [[self.features[j] for j in row] for row in order.tolist()]
+        return names, np.take_along_axis(values, order, axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-native form (lists, floats, str) with the familiar key names."""
@@ -244,20 +275,28 @@ class ScoringExplainer(ABC):
         """
         return self._layout(self._attribute(self._check(X), None))
 
-    def score(self, X: Any) -> ScoreResult:
+    def score(self, X: Any, *, timings: dict[str, float] | None = None) -> ScoreResult:
         """Predictions, probabilities and local importances in one pass.
 
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features) or DataFrame
+        timings : dict, optional
+            Filled with the seconds spent in the model (``"model"``: predictions and
+            probabilities) and in the explainer (``"explain"``), for monitoring.
 
         Returns
         -------
         ScoreResult
         """
         matrix = self._check(X)
+        start = time.perf_counter()
         predictions, outputs = self._model.predict(matrix)
+        predicted = time.perf_counter()
         values = self._attribute(matrix, outputs)
+        if timings is not None:
+            timings["model"] = predicted - start
+            timings["explain"] = time.perf_counter() - predicted
         if self._label_map is not None:
             predictions = np.array([self._label_map[p] for p in predictions.tolist()])
         expected: np.ndarray = (

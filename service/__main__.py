@@ -1,0 +1,75 @@
+"""``python -m service --artifact DIR [--host H] [--port P] [--workers N]``.
+
+Every option also reads its ``SCORING_*`` environment variable (options win). The server is
+uvicorn with uvloop and httptools, access log off, graceful shutdown on SIGTERM (requests in
+flight finish, up to ``--graceful-timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .settings import ENV_PREFIX, Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--artifact", help="artifact directory [SCORING_ARTIFACT]")
+    parser.add_argument("--host", help="bind address [SCORING_HOST, default 127.0.0.1]")
+    parser.add_argument("--port", type=int, help="port [SCORING_PORT, default 8000]")
+    parser.add_argument("--workers", type=int, help="processes [SCORING_WORKERS, default 1]")
+    parser.add_argument("--api-key", help="require this bearer token [SCORING_API_KEY]")
+    parser.add_argument("--log-level", help="[SCORING_LOG_LEVEL, default info]")
+    parser.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=30,
+        help="seconds to finish requests in flight on SIGTERM (default 30)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            artifact=args.artifact,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            api_key=args.api_key,
+            log_level=args.log_level,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not os.path.isdir(settings.artifact):
+        parser.error(
+            f"artifact directory {settings.artifact!r} does not exist "
+            f"(set --artifact or {ENV_PREFIX}ARTIFACT)"
+        )
+    # Workers are separate processes: hand them the resolved settings through the env.
+    for name in ("artifact", "host", "port", "workers", "api_key", "log_level"):
+        os.environ[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
+
+    import uvicorn
+
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,369 @@
+"""The Litestar application: /score, the V2 protocol, metrics, probes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from scoring_explainers import InputError, ScoringExplainersError
+from scoring_explainers._version import __version__
+
+from .payload import BodyTooLarge, MalformedBody
+from .runtime import NotReady, ScoringRuntime, encode
+from .schemas import (
+    SCORE_REQUEST_SCHEMA,
+    ErrorBody,
+    ScoreResponse,
+    V2InferenceResponse,
+    V2ModelMetadata,
+)
+from .settings import Settings
+from .v2 import InferenceRequest, rows_from_v2, v2_outputs
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("service")
+
+#: Paths that never need the API key (probes and metrics).
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
+JSON = MediaType.JSON
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        encode({"error": message, "status": status}),
+        status_code=status,
+        media_type=JSON,
+        headers=headers,
+    )
+
+
+def _status_for(exc: Exception) -> int:
+    if isinstance(exc, MalformedBody):
+        return 400
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    return 422
+
+
+def _input_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    return _error(_status_for(exc), str(exc))
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    message = exc.detail
+    if isinstance(exc, ValidationException) and exc.extra:
+        message = f"{exc.detail}: {exc.extra}"
+    return _error(exc.status_code, str(message), headers=exc.headers)
+
+
+def _not_ready(_: Request[Any, Any, Any], exc: NotReady) -> Response[bytes]:
+    return _error(503, str(exc))
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(500, "internal error")
+
+
+@dataclass
+class _ScoreOperation(Operation):
+    """OpenAPI operation of ``POST /score`` with the request body it really takes."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description='Rows to score: {"data": [[...]]}, records, or pandas to_json().',
+            content={"application/json": OpenAPIMediaType(schema=_schema(SCORE_REQUEST_SCHEMA))},
+        )
+
+
+def _schema(node: dict[str, Any]) -> Schema:
+    """A litestar ``Schema`` from a JSON-schema dict (the few keywords we use)."""
+    from litestar.openapi.spec import OpenAPIType
+
+    kind = node.get("type")
+    return Schema(
+        type=[OpenAPIType(t) for t in kind]
+        if isinstance(kind, list)
+        else OpenAPIType(kind)
+        if kind
+        else None,
+        title=node.get("title"),
+        description=node.get("description"),
+        required=node.get("required"),
+        one_of=[_schema(n) for n in node["oneOf"]] if "oneOf" in node else None,
+        items=_schema(node["items"]) if "items" in node else None,
+        properties={k: _schema(v) for k, v in node["properties"].items()}
+        if "properties" in node
+        else None,
+        additional_properties=_schema(node["additionalProperties"])
+        if "additionalProperties" in node
+        else None,
+    )
+
+
+@dataclass
+class _Middleware:
+    """Metrics (requests by endpoint and status, latency) and the optional API key."""
+
+    app: ASGIApp
+    runtime: ScoringRuntime
+    api_key: bytes = field(default=b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        handler = scope.get("route_handler")
+        endpoint = sorted(handler.paths)[0] if handler is not None else "unmatched"
+        status = {"code": 500}
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if self.api_key and scope["path"] not in OPEN_PATHS and not self._authorized(scope):
+                response = _error(
+                    401,
+                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response.to_asgi_response(app=None, request=Request(scope))(
+                    scope, receive, send_wrapper
+                )
+                return
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            metrics = self.runtime.metrics
+            metrics.requests.labels(endpoint, str(status["code"])).inc()
+            metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+
+    def _authorized(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    token.strip(), self.api_key
+                )
+        return False
+
+
+def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None = None) -> Litestar:
+    """Build the service for one artifact.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: :meth:`Settings.from_env`.
+    runtime : ScoringRuntime, optional
+        Default: a new runtime for ``settings``; the artifact is loaded at start-up.
+    """
+    settings = settings or Settings.from_env()
+    runtime = runtime or ScoringRuntime(settings)
+    model_name = settings.name
+
+    async def load_artifact(app: Litestar) -> None:
+        await anyio.to_thread.run_sync(runtime.load)
+
+    def _json_body(request: Request[Any, Any, Any]) -> None:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise HTTPException(
+                status_code=415,
+                detail=f"Content-Type must be application/json, got {media_type or 'none'!r}",
+            )
+
+    @post(
+        "/score",
+        status_code=200,
+        operation_class=_ScoreOperation,
+        responses={
+            200: ResponseSpec(ScoreResponse, description="Scored rows"),
+            400: ResponseSpec(ErrorBody, description="Body is not valid JSON"),
+            401: ResponseSpec(ErrorBody, description="API key missing or wrong"),
+            413: ResponseSpec(ErrorBody, description="Too many rows or bytes"),
+            415: ResponseSpec(ErrorBody, description="Not application/json"),
+            422: ResponseSpec(ErrorBody, description="Unusable rows"),
+        },
+        summary="Predictions and local importances",
+        tags=["scoring"],
+    )
+    async def score(request: Request[Any, Any, Any], top_k: int | None = None) -> Response[bytes]:
+        """Score rows. ``?top_k=K`` adds each row's K most important features."""
+        _json_body(request)
+        body = await request.body()
+        result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
+        return Response(encode(result), media_type=JSON)
+
+    @get("/healthz", tags=["probes"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @get("/readyz", tags=["probes"], summary="Readiness: the artifact is loaded")
+    async def readyz() -> Response[bytes]:
+        if runtime.ready:
+            return Response(encode({"status": "ready"}), media_type=JSON)
+        return _error(503, "the artifact is not loaded")
+
+    @get("/metrics", media_type=CONTENT_TYPE_LATEST, tags=["probes"], summary="Prometheus metrics")
+    async def metrics() -> Response[bytes]:
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    # -- V2 / Open Inference Protocol ---------------------------------------------------
+    def _check_model(name: str) -> None:
+        if name != model_name:
+            raise HTTPException(
+                status_code=404, detail=f"unknown model {name!r}; this server has {model_name!r}"
+            )
+
+    @get("/v2", tags=["v2"], summary="Server metadata")
+    async def v2_server() -> dict[str, Any]:
+        return {"name": "scoring-explainers", "version": __version__, "extensions": []}
+
+    @get("/v2/health/live", tags=["v2"], summary="Server live")
+    async def v2_live() -> dict[str, bool]:
+        return {"live": True}
+
+    @get("/v2/health/ready", tags=["v2"], summary="Server ready")
+    async def v2_ready() -> Response[bytes]:
+        status = 200 if runtime.ready else 503
+        return Response(encode({"ready": runtime.ready}), status_code=status, media_type=JSON)
+
+    @get("/v2/models/{name:str}/ready", tags=["v2"], summary="Model ready")
+    async def v2_model_ready(name: str) -> Response[bytes]:
+        _check_model(name)
+        status = 200 if runtime.ready else 503
+        return Response(
+            encode({"name": name, "ready": runtime.ready}), status_code=status, media_type=JSON
+        )
+
+    @get(
+        "/v2/models/{name:str}",
+        tags=["v2"],
+        summary="Model metadata",
+        responses={200: ResponseSpec(V2ModelMetadata, description="Model metadata")},
+    )
+    async def v2_model(name: str) -> Response[bytes]:
+        _check_model(name)
+        explainer = runtime.explainer
+        k = len(explainer.expected_values)
+        shape = (
+            [k, -1, explainer.n_features]
+            if explainer.task == "classification"
+            else [-1, explainer.n_features]
+        )
+        outputs = [
+            {
+                "name": "predictions",
+                "datatype": "BYTES"
+                if explainer.classes and isinstance(explainer.classes[0], str)
+                else "FP64",
+                "shape": [-1],
+            },
+            {"name": "local_importance_values", "datatype": "FP64", "shape": shape},
+            {"name": "expected_values", "datatype": "FP64", "shape": [k]},
+        ]
+        if explainer.task == "classification":
+            outputs.insert(1, {"name": "probabilities", "datatype": "FP64", "shape": [-1, k]})
+        body = {
+            "name": model_name,
+            "platform": "scoring-explainers",
+            "versions": ["1"],
+            "inputs": [
+                {"name": "input-0", "datatype": "FP64", "shape": [-1, explainer.n_features]}
+            ],
+            "outputs": outputs,
+            "parameters": {
+                "features": explainer.features,
+                "classes": explainer.classes,
+                "kind": explainer.kind,
+                "output_space": explainer.output_space,
+            },
+        }
+        return Response(encode(body), media_type=JSON)
+
+    @post(
+        "/v2/models/{name:str}/infer",
+        status_code=200,
+        tags=["v2"],
+        summary="Inference with local importances",
+        responses={200: ResponseSpec(V2InferenceResponse, description="Outputs")},
+    )
+    async def v2_infer(name: str, data: InferenceRequest) -> Response[bytes]:
+        _check_model(name)
+        top_k = (data.parameters or {}).get("top_k")
+
+        def work() -> dict[str, Any]:
+            explainer = runtime.explainer
+            matrix = rows_from_v2(data, explainer.features, max_rows=settings.max_rows)
+            result = runtime.score_matrix(matrix)
+            body: dict[str, Any] = {
+                "model_name": model_name,
+                "id": data.id or str(uuid.uuid4()),
+                "parameters": {
+                    "output_space": result.output_space,
+                    "features": result.features,
+                    "classes": result.classes,
+                },
+                "outputs": v2_outputs(result, data.outputs),
+            }
+            if top_k is not None:
+                if not isinstance(top_k, int):
+                    raise InputError("parameters.top_k must be an integer")
+                names, values = result.top_features(runtime.check_top_k(top_k) or 0)
+                body["parameters"]["top_k"] = {"features": names, "values": values}
+            return body
+
+        return Response(encode(await anyio.to_thread.run_sync(work)), media_type=JSON)
+
+    api_key = settings.api_key.encode()
+    app = Litestar(
+        route_handlers=[
+            score,
+            healthz,
+            readyz,
+            metrics,
+            v2_server,
+            v2_live,
+            v2_ready,
+            v2_model_ready,
+            v2_model,
+            v2_infer,
+        ],
+        on_startup=[load_artifact],
+        exception_handlers={
+            ScoringExplainersError: _input_error,
+            InputError: _input_error,
+            NotReady: _not_ready,
+            HTTPException: _http_error,
+            Exception: _internal,
+        },
+        middleware=[lambda app: _Middleware(app, runtime, api_key)],
+        openapi_config=OpenAPIConfig(
+            title="scoring-explainers",
+            version=__version__,
+            description="Predictions with local feature importances (SHAP values).",
+            components=Components(),
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"runtime": runtime, "settings": settings}),
+        debug=False,
+    )
+    return app

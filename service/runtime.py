@@ -1,0 +1,130 @@
+"""The scoring runtime: loads the artifact once, scores bodies. Shared by HTTP and run()."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from scoring_explainers import InputError
+from scoring_explainers.artifact import FORMAT_VERSION, load
+from scoring_explainers.scoring import ScoreResult, ScoringExplainer
+
+from .metrics import Metrics
+from .payload import decode, rows_from_payload
+from .settings import Settings
+
+__all__ = ["NotReady", "ScoringRuntime"]
+
+log = logging.getLogger("service")
+
+
+class NotReady(RuntimeError):
+    """The artifact is not loaded (yet)."""
+
+
+def _labels(values: np.ndarray) -> Any:
+    return values if values.dtype.kind in "biuf" else values.tolist()
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """JSON with numpy arrays serialised natively (no per-element Python floats)."""
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class ScoringRuntime:
+    """One loaded artifact and what it takes to serve it.
+
+    ``load()`` reads the artifact; ``ready`` is true afterwards. ``score_payload`` is
+    pure with respect to the runtime (safe from many threads at once).
+    """
+
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._explainer: ScoringExplainer | None = None
+        self._lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._explainer is not None
+
+    @property
+    def explainer(self) -> ScoringExplainer:
+        if self._explainer is None:
+            raise NotReady("the artifact is not loaded")
+        return self._explainer
+
+    def load(self) -> ScoringExplainer:
+        with self._lock:
+            if self._explainer is None:
+                start = time.perf_counter()
+                explainer = load(self.settings.artifact, threads=self.settings.ort_threads)
+                manifest = json.loads((Path(self.settings.artifact) / "manifest.json").read_text())
+                self.metrics.set_artifact(
+                    kind=explainer.kind,
+                    task=explainer.task,
+                    output_space=explainer.output_space,
+                    format_version=int(manifest.get("format_version", FORMAT_VERSION)),
+                    features=explainer.features,
+                )
+                self.load_seconds = time.perf_counter() - start
+                self._explainer = explainer
+                log.info(
+                    "loaded %s artifact from %s in %.3f s (%d features)",
+                    explainer.kind,
+                    self.settings.artifact,
+                    self.load_seconds,
+                    explainer.n_features,
+                )
+            return self._explainer
+
+    # -- scoring -------------------------------------------------------------------------
+    def check_top_k(self, top_k: int | None) -> int | None:
+        if top_k is None:
+            return None
+        if not 1 <= top_k <= self.settings.top_k_max:
+            raise InputError(f"top_k must be between 1 and {self.settings.top_k_max}")
+        return top_k
+
+    def score_matrix(self, matrix: np.ndarray) -> ScoreResult:
+        timings: dict[str, float] = {}
+        result = self.explainer.score(matrix, timings=timings)
+        self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
+        return result
+
+    def score_payload(self, payload: Any, top_k: int | None = None) -> dict[str, Any]:
+        """Score a decoded ``/score`` body; the response as a dict of arrays."""
+        top_k = self.check_top_k(top_k)
+        explainer = self.explainer
+        matrix = rows_from_payload(payload, explainer.features, max_rows=self.settings.max_rows)
+        result = self.score_matrix(matrix)
+        body: dict[str, Any] = {
+            "predictions": _labels(result.predictions),
+            "local_importance_values": result.local_importance_values,
+            "expected_values": (
+                result.expected_values
+                if result.expected_values.ndim
+                else float(result.expected_values)
+            ),
+            "features": result.features,
+            "output_space": result.output_space,
+            "method": result.method,
+        }
+        if result.probabilities is not None:
+            body["probabilities"] = result.probabilities
+            body["classes"] = result.classes
+        if top_k is not None:
+            names, values = result.top_features(top_k)
+            body["top_k"] = {"features": names, "values": values}
+        return body
+
+    def score_body(self, raw: bytes | str, top_k: int | None = None) -> dict[str, Any]:
+        return self.score_payload(decode(raw), top_k)

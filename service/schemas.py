@@ -1,0 +1,115 @@
+"""Bodies as the OpenAPI schema shows them (documentation types; encoding is orjson)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["ErrorBody", "ScoreResponse", "TopK", "V2InferenceResponse", "V2ModelMetadata"]
+
+
+class ErrorBody(msgspec.Struct):
+    """Every 4xx/5xx answer: what went wrong, in words."""
+
+    error: str
+    status: int
+
+
+class TopK(msgspec.Struct):
+    """Per row, the ``top_k`` features with the largest absolute importance (of the
+    predicted class for classifiers), and their values."""
+
+    features: list[list[str]]
+    values: list[list[float]]
+
+
+class ScoreResponse(msgspec.Struct):
+    """Predictions and local importances.
+
+    ``local_importance_values`` is ``[class][row][feature]`` for classification and
+    ``[row][feature]`` for regression; per row and class,
+    ``sum(values) + expected_value == output`` in ``output_space``.
+    """
+
+    predictions: list[Any]
+    local_importance_values: list[Any]
+    expected_values: list[float] | float
+    features: list[str]
+    output_space: str
+    method: str
+    probabilities: list[list[float]] | None = None
+    classes: list[Any] | None = None
+    top_k: TopK | None = None
+
+
+class V2Tensor(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class V2InferenceResponse(msgspec.Struct):
+    """Outputs ``predictions``, ``probabilities`` (classification),
+    ``local_importance_values`` and ``expected_values``, flattened row-major."""
+
+    model_name: str
+    outputs: list[V2Tensor]
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class V2TensorMetadata(msgspec.Struct):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(msgspec.Struct):
+    name: str
+    platform: str
+    versions: list[str]
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+    parameters: dict[str, Any] | None = None
+
+
+SCORE_REQUEST_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {
+            "type": "object",
+            "title": "Rows",
+            "description": "Rows in feature order, or records keyed by feature name.",
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            {"type": "array", "items": {"type": ["number", "null"]}},
+                            {
+                                "type": "object",
+                                "additionalProperties": {"type": ["number", "null"]},
+                            },
+                        ]
+                    },
+                }
+            },
+            "required": ["data"],
+        },
+        {
+            "type": "array",
+            "title": "Records",
+            "items": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+        },
+        {
+            "type": "object",
+            "title": "pandas DataFrame.to_json()",
+            "description": "Column orientation: {feature: {row label: value}}.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {"type": ["number", "null"]},
+            },
+        },
+    ],
+}

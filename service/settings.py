@@ -1,0 +1,79 @@
+"""Service settings: environment variables with one prefix, ``SCORING_``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["ENV_PREFIX", "Settings"]
+
+ENV_PREFIX = "SCORING_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the service runs. Each field is read from ``SCORING_<FIELD NAME IN CAPITALS>``."""
+
+    artifact: str = "artifacts/demo"
+    """Directory of the scoring-explainer artifact to serve (``SCORING_ARTIFACT``)."""
+
+    model_name: str = ""
+    """Name of the model in the V2 protocol (``/v2/models/<name>``); default: the
+    artifact directory's name."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; ``0.0.0.0`` inside a container."""
+
+    port: int = 8000
+    """Port to listen on."""
+
+    workers: int = 1
+    """Server processes. One per pod is the intended setup (scale with replicas)."""
+
+    api_key: str = ""
+    """When set, every endpoint but the probes and ``/metrics`` needs
+    ``Authorization: Bearer <key>``."""
+
+    max_rows: int = 5000
+    """Most rows one request may carry; more is a 413."""
+
+    max_body_bytes: int = 10 * 2**20
+    """Largest request body in bytes; more is a 413."""
+
+    ort_threads: int = 1
+    """onnxruntime intra-op threads per request (1 keeps latency flat under load)."""
+
+    log_level: str = "info"
+    """Log level of the server: debug, info, warning, error."""
+
+    top_k_max: int = 100
+    """Largest ``top_k`` a request may ask for."""
+
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``SCORING_*`` variables, then ``overrides`` (e.g. CLI options)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = int(raw) if f.type in ("int", int) else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("port", "workers", "max_rows", "max_body_bytes", "ort_threads", "top_k_max"):
+            if int(getattr(self, name)) < (0 if name == "port" else 1):
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")
+
+    @property
+    def name(self) -> str:
+        """The V2 model name."""
+        return self.model_name or os.path.basename(os.path.normpath(self.artifact)) or "model"

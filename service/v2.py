@@ -1,0 +1,134 @@
+"""The Open Inference (V2) protocol: request and response bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from scoring_explainers import InputError
+from scoring_explainers.scoring import ScoreResult
+
+from .payload import BodyTooLarge
+
+__all__ = ["InferenceRequest", "RequestInput", "RequestOutput", "rows_from_v2", "v2_outputs"]
+
+_NUMERIC = {
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+}
+OUTPUT_NAMES = ("predictions", "probabilities", "local_importance_values", "expected_values")
+
+
+class RequestInput(msgspec.Struct):
+    """One input tensor: ``shape`` [n_rows, n_features] (or [n_rows] for a tensor named
+    after one feature), row-major ``data`` (flat or nested)."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class RequestOutput(msgspec.Struct):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequest(msgspec.Struct):
+    """``POST /v2/models/{name}/infer`` body. ``parameters.top_k`` is accepted."""
+
+    inputs: list[RequestInput]
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    outputs: list[RequestOutput] | None = None
+
+
+def _tensor(item: RequestInput) -> np.ndarray:
+    if item.datatype not in _NUMERIC:
+        raise InputError(f"input {item.name!r}: datatype {item.datatype} is not numeric")
+    if any((not isinstance(d, int)) or d < 0 for d in item.shape):
+        raise InputError(f"input {item.name!r}: shape must be non-negative integers")
+    try:
+        flat = np.asarray(item.data, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"input {item.name!r}: data must be numbers") from exc
+    expected = int(np.prod(item.shape)) if item.shape else 1
+    if flat.size != expected:
+        raise InputError(
+            f"input {item.name!r}: shape {item.shape} needs {expected} values, got {flat.size}"
+        )
+    return flat.reshape(item.shape)
+
+
+def rows_from_v2(request: InferenceRequest, features: list[str], *, max_rows: int) -> np.ndarray:
+    """One [n_rows, n_features] tensor, or one [n_rows] / [n_rows, 1] tensor per feature."""
+    if not request.inputs:
+        raise InputError("inputs is empty")
+    for item in request.inputs:
+        rows = item.shape[0] if item.shape else 0
+        if rows > max_rows:
+            raise BodyTooLarge(f"{rows} rows in one request; the limit is {max_rows}")
+    if (
+        len(request.inputs) == 1
+        and len(request.inputs[0].shape) == 2
+        and request.inputs[0].shape[1] == len(features)
+    ):
+        matrix = _tensor(request.inputs[0])
+    else:
+        by_name = {item.name: item for item in request.inputs}
+        missing = [f for f in features if f not in by_name]
+        if missing or len(by_name) != len(features):
+            raise InputError(
+                f"send one input of shape [n_rows, {len(features)}], or one input per "
+                f"feature; missing features {missing[:10]}"
+            )
+        columns = [_tensor(by_name[f]).reshape(-1) for f in features]
+        if len({len(c) for c in columns}) != 1:
+            raise InputError("per-feature inputs differ in length")
+        matrix = np.stack(columns, axis=1)
+    if matrix.shape[0] == 0:
+        raise InputError("empty batch: no rows to score")
+    return matrix
+
+
+def _datatype(values: np.ndarray) -> str:
+    return {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}.get(values.dtype.kind, "BYTES")
+
+
+def v2_outputs(result: ScoreResult, requested: list[RequestOutput] | None) -> list[dict[str, Any]]:
+    names = [o.name for o in requested] if requested else list(OUTPUT_NAMES)
+    unknown = [n for n in names if n not in OUTPUT_NAMES]
+    if unknown:
+        raise InputError(f"unknown outputs {unknown}; available: {list(OUTPUT_NAMES)}")
+    tensors: dict[str, np.ndarray | None] = {
+        "predictions": result.predictions,
+        "probabilities": result.probabilities,
+        "local_importance_values": result.local_importance_values,
+        "expected_values": np.atleast_1d(result.expected_values),
+    }
+    out = []
+    for name in names:
+        values = tensors[name]
+        if values is None:
+            continue
+        datatype = _datatype(values)
+        data: Any = (
+            [str(v) for v in values.reshape(-1).tolist()]
+            if datatype == "BYTES"
+            else np.ascontiguousarray(values.reshape(-1))
+        )
+        out.append({"name": name, "shape": list(values.shape), "datatype": datatype, "data": data})
+    return out
