@@ -34,7 +34,10 @@ lint: $(STAMP)
 
 ## Side-by-side benchmarks against the peers (minutes; run on a quiet machine).
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
+	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python bench/kernel.py
+	$(BIN)/python bench/service.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache .mypy_cache

@@ -40,6 +40,9 @@ log = logging.getLogger("service")
 #: Paths that never need the API key (probes and metrics).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 JSON = MediaType.JSON
+#: Bodies up to this size are parsed on the event loop (microseconds); larger ones in a
+#: worker thread with the scoring.
+INLINE_PARSE_BYTES = 64 * 1024
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -151,9 +154,9 @@ class _Middleware:
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
-            metrics = self.runtime.metrics
-            metrics.requests.labels(endpoint, str(status["code"])).inc()
-            metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+            self.runtime.metrics.observe_request(
+                endpoint, status["code"], time.perf_counter() - start
+            )
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -209,7 +212,13 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
         body = await request.body()
-        result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
+        if len(body) <= INLINE_PARSE_BYTES:
+            matrix = runtime.parse(body)
+            if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
+                return Response(encode(runtime.respond(matrix, top_k)), media_type=JSON)
+            result = await anyio.to_thread.run_sync(runtime.respond, matrix, top_k)
+        else:
+            result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
         return Response(encode(result), media_type=JSON)
 
     @get("/healthz", tags=["probes"], summary="Liveness")

@@ -38,10 +38,26 @@ def encode(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+#: Requests expected to take less than this are scored on the event loop.
+INLINE_SECONDS = 0.0005
+
+
+def _warm_up(explainer: ScoringExplainer) -> float:
+    """Score a few rows once (first-call costs) and return the seconds per row."""
+    rows = np.zeros((4, explainer.n_features))
+    try:
+        explainer.score(rows[:1])
+        start = time.perf_counter()
+        explainer.score(rows)
+        return (time.perf_counter() - start) / len(rows)
+    except Exception:  # a model that rejects zeros: keep everything off the event loop
+        return float("inf")
+
+
 class ScoringRuntime:
     """One loaded artifact and what it takes to serve it.
 
-    ``load()`` reads the artifact; ``ready`` is true afterwards. ``score_payload`` is
+    ``load()`` reads the artifact; ``ready`` is true afterwards. ``respond`` is
     pure with respect to the runtime (safe from many threads at once).
     """
 
@@ -51,6 +67,7 @@ class ScoringRuntime:
         self._explainer: ScoringExplainer | None = None
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
+        self._seconds_per_row = float("inf")  # until measured: always off the event loop
 
     @property
     def ready(self) -> bool:
@@ -76,6 +93,7 @@ class ScoringRuntime:
                     features=explainer.features,
                 )
                 self.load_seconds = time.perf_counter() - start
+                self._seconds_per_row = _warm_up(explainer)
                 self._explainer = explainer
                 log.info(
                     "loaded %s artifact from %s in %.3f s (%d features)",
@@ -98,13 +116,24 @@ class ScoringRuntime:
         timings: dict[str, float] = {}
         result = self.explainer.score(matrix, timings=timings)
         self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
+        per_row = (timings["model"] + timings["explain"]) / len(matrix)
+        # a running estimate; races between threads only blur it
+        self._seconds_per_row = 0.9 * self._seconds_per_row + 0.1 * per_row
         return result
 
-    def score_payload(self, payload: Any, top_k: int | None = None) -> dict[str, Any]:
-        """Score a decoded ``/score`` body; the response as a dict of arrays."""
+    def is_cheap(self, n_rows: int) -> bool:
+        """Whether scoring ``n_rows`` is expected to take under ``INLINE_SECONDS``."""
+        return self._seconds_per_row * n_rows < INLINE_SECONDS
+
+    def parse(self, raw: bytes | str) -> np.ndarray:
+        """A ``/score`` body as a float matrix in feature order."""
+        return rows_from_payload(
+            decode(raw), self.explainer.features, max_rows=self.settings.max_rows
+        )
+
+    def respond(self, matrix: np.ndarray, top_k: int | None = None) -> dict[str, Any]:
+        """Score rows; the ``/score`` response as a dict of arrays."""
         top_k = self.check_top_k(top_k)
-        explainer = self.explainer
-        matrix = rows_from_payload(payload, explainer.features, max_rows=self.settings.max_rows)
         result = self.score_matrix(matrix)
         body: dict[str, Any] = {
             "predictions": _labels(result.predictions),
@@ -127,4 +156,5 @@ class ScoringRuntime:
         return body
 
     def score_body(self, raw: bytes | str, top_k: int | None = None) -> dict[str, Any]:
-        return self.score_payload(decode(raw), top_k)
+        """Parse and score a ``/score`` body (what ``run()`` and large requests use)."""
+        return self.respond(self.parse(raw), top_k)

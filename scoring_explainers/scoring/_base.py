@@ -247,6 +247,10 @@ class ScoringExplainer(ABC):
             )
         return matrix
 
+    def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions (n_rows,) and explained outputs (n_rows, n_outputs): the model's."""
+        return self._model.predict(X)
+
     @abstractmethod
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         """Attributions of shape (n_rows, n_features, n_outputs), float64.
@@ -291,7 +295,7 @@ class ScoringExplainer(ABC):
         """
         matrix = self._check(X)
         start = time.perf_counter()
-        predictions, outputs = self._model.predict(matrix)
+        predictions, outputs = self._predict(matrix)
         predicted = time.perf_counter()
         values = self._attribute(matrix, outputs)
         if timings is not None:

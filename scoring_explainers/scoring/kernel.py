@@ -16,7 +16,9 @@ __all__ = ["KernelScoringExplainer"]
 #: Synthetic rows evaluated per onnxruntime call; bounds memory for any batch size.
 DEFAULT_MAX_SYNTHETIC_ROWS = 8_192
 #: Chunk sizes tried by ``max_synthetic_rows="auto"``.
-CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768, 65_536)
+CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
+#: Seconds of distill time the chunk tuning may take at most.
+TUNING_BUDGET = 2.0
 
 
 def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
@@ -24,6 +26,7 @@ def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
     import time
 
     best, best_rate = DEFAULT_MAX_SYNTHETIC_ROWS, 0.0
+    began = time.perf_counter()
     for size in CHUNK_CANDIDATES:
         if size > len(synthetic):
             break
@@ -36,7 +39,7 @@ def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
         rate = (len(synthetic) // size) * size / min(elapsed)
         if rate > best_rate:
             best, best_rate = size, rate
-        if min(elapsed) > 1.0:  # a slow model: don't spend distill time on tuning
+        if time.perf_counter() - began > TUNING_BUDGET:  # a slow model: stop tuning
             break
     return best
 

@@ -124,3 +124,31 @@ def test_pipeline_step_that_does_not_fold(small_regression):
     model = make_pipeline(PolynomialFeatures(2), Ridge()).fit(X, y)
     with pytest.raises(UnsupportedModelError, match="PolynomialFeatures"):
         LinearScoringExplainer.from_model(model, X)
+
+
+def test_predictions_from_the_closed_form_match_the_model(
+    scaled_seed, small_classification, small_regression
+):
+    x_train, x_test, y_train, _ = scaled_seed
+    binary = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    X, y = small_classification
+    multi = LogisticRegression(max_iter=2000).fit(X, y)
+    Xr, yr = small_regression
+    ridge = Ridge().fit(Xr, yr)
+    sgd = SGDClassifier(loss="log_loss", random_state=0).fit(X, y)
+    cases = [
+        (binary, x_train, x_test, "logistic"),
+        (multi, X, X[:50], "softmax"),
+        (ridge, Xr, Xr[:50], "identity"),
+        (sgd, X, X[:50], "onnx"),  # one-vs-rest probabilities: left to the model's graph
+    ]
+    for model, background, rows, link in cases:
+        explainer = LinearScoringExplainer.from_model(model, background)
+        assert explainer.link == link
+        result = explainer.score(rows)
+        np.testing.assert_array_equal(result.predictions, model.predict(rows))
+        if link in ("logistic", "softmax"):
+            np.testing.assert_allclose(result.probabilities, model.predict_proba(rows),
+                                       atol=1e-12)
+        if link == "identity":
+            np.testing.assert_allclose(result.predictions, model.predict(rows), atol=1e-9)
