@@ -161,18 +161,23 @@ class LinearScoringExplainer(ScoringExplainer):
             or getattr(final, "loss", None) in ("log_loss", "log")
         ):
             output_space = "log_odds"
-        explainer = cls(
-            model=prep.model,
-            coef=coef,
-            intercept=intercept,
-            mean=mean,
-            features=prep.features,
-            classes=prep.classes,
-            output_space=output_space,
-            expected_values=coef @ mean + intercept,
-            allow_missing=False,
-            metadata=prep.metadata,
-        )
+
+        def make(link: Link) -> LinearScoringExplainer:
+            return cls(
+                model=prep.model,
+                coef=coef,
+                intercept=intercept,
+                mean=mean,
+                link=link,
+                features=prep.features,
+                classes=prep.classes,
+                output_space=output_space,
+                expected_values=coef @ mean + intercept,
+                allow_missing=False,
+                metadata=prep.metadata,
+            )
+
+        explainer = make("onnx")
         if prep.task == "regression":
             link: Link = "identity"
         elif type(final).__name__.startswith("LogisticRegression"):
@@ -180,19 +185,7 @@ class LinearScoringExplainer(ScoringExplainer):
         else:
             return explainer
         # Use the closed form only where it reproduces the model's own graph.
-        native = cls(
-            model=prep.model,
-            coef=coef,
-            intercept=intercept,
-            mean=mean,
-            link=link,
-            features=prep.features,
-            classes=prep.classes,
-            output_space=output_space,
-            expected_values=coef @ mean + intercept,
-            allow_missing=False,
-            metadata=prep.metadata,
-        )
+        native = make(link)
         sample = X[:1000]
         labels, outputs = explainer._predict(sample)
         native_labels, native_outputs = native._predict(sample)
