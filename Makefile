@@ -25,7 +25,8 @@ demo: $(STAMP)
 ## Lint and run the tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check scoring_explainers
+	$(BIN)/ruff format --check scoring_explainers service
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
