@@ -44,11 +44,6 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    if not os.path.isdir(settings.artifact):
-        parser.error(
-            f"artifact directory {settings.artifact!r} does not exist "
-            f"(set --artifact or {ENV_PREFIX}ARTIFACT)"
-        )
     # Workers are separate processes: hand them the resolved settings through the env.
     for name in ("artifact", "host", "port", "workers", "api_key", "log_level"):
         os.environ[ENV_PREFIX + name.upper()] = str(getattr(settings, name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -26,7 +27,10 @@ from .runtime import NotReady, ScoringRuntime, encode
 from .schemas import (
     SCORE_REQUEST_SCHEMA,
     ErrorBody,
+    ModelReadyBody,
+    ReadyBody,
     ScoreResponse,
+    StatusBody,
     V2InferenceResponse,
     V2ModelMetadata,
 )
@@ -43,6 +47,26 @@ JSON = MediaType.JSON
 #: Bodies up to this size are parsed on the event loop (microseconds); larger ones in a
 #: worker thread with the scoring.
 INLINE_PARSE_BYTES = 64 * 1024
+
+
+_ERRORS = {
+    400: "Body or parameters are not valid",
+    401: "API key missing or wrong",
+    404: "Unknown model",
+    413: "Too many rows or bytes",
+    415: "Not application/json",
+    422: "Rows that do not fit the model",
+    503: "The artifact is not loaded",
+}
+
+
+def _docs(ok: type, *errors: int, ok_on_503: bool = False) -> dict[int, ResponseSpec]:
+    """OpenAPI responses: ``ok`` for 200 and the error body for each error status."""
+    docs = {200: ResponseSpec(ok, description="OK")}
+    for code in errors:
+        body = ok if (code == 503 and ok_on_503) else ErrorBody
+        docs[code] = ResponseSpec(body, description=_ERRORS[code])
+    return docs
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -182,8 +206,15 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     runtime = runtime or ScoringRuntime(settings)
     model_name = settings.name
 
+    async def keep_loading() -> None:
+        while not await anyio.to_thread.run_sync(runtime.try_load):
+            await anyio.sleep(settings.load_retry_seconds)
+
     async def load_artifact(app: Litestar) -> None:
-        await anyio.to_thread.run_sync(runtime.load)
+        # Never crash on a bad artifact: stay up, not ready, with the reason in the log
+        # and in /readyz, and try again (the volume may be filled later).
+        if not await anyio.to_thread.run_sync(runtime.try_load) and settings.load_retry_seconds:
+            app.state.loader = asyncio.get_running_loop().create_task(keep_loading())
 
     def _json_body(request: Request[Any, Any, Any]) -> None:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -225,11 +256,16 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @get("/readyz", tags=["probes"], summary="Readiness: the artifact is loaded")
+    @get(
+        "/readyz",
+        tags=["probes"],
+        summary="Readiness: the artifact is loaded",
+        responses=_docs(StatusBody, 503),
+    )
     async def readyz() -> Response[bytes]:
         if runtime.ready:
             return Response(encode({"status": "ready"}), media_type=JSON)
-        return _error(503, "the artifact is not loaded")
+        return _error(503, runtime.not_ready_reason)
 
     @get("/metrics", media_type=CONTENT_TYPE_LATEST, tags=["probes"], summary="Prometheus metrics")
     async def metrics() -> Response[bytes]:
@@ -250,12 +286,22 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     async def v2_live() -> dict[str, bool]:
         return {"live": True}
 
-    @get("/v2/health/ready", tags=["v2"], summary="Server ready")
+    @get(
+        "/v2/health/ready",
+        tags=["v2"],
+        summary="Server ready",
+        responses=_docs(ReadyBody, 503, ok_on_503=True),
+    )
     async def v2_ready() -> Response[bytes]:
         status = 200 if runtime.ready else 503
         return Response(encode({"ready": runtime.ready}), status_code=status, media_type=JSON)
 
-    @get("/v2/models/{name:str}/ready", tags=["v2"], summary="Model ready")
+    @get(
+        "/v2/models/{name:str}/ready",
+        tags=["v2"],
+        summary="Model ready",
+        responses=_docs(ModelReadyBody, 400, 401, 404, 503, ok_on_503=True),
+    )
     async def v2_model_ready(name: str) -> Response[bytes]:
         _check_model(name)
         status = 200 if runtime.ready else 503
@@ -267,7 +313,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         "/v2/models/{name:str}",
         tags=["v2"],
         summary="Model metadata",
-        responses={200: ResponseSpec(V2ModelMetadata, description="Model metadata")},
+        responses=_docs(V2ModelMetadata, 400, 401, 404, 503),
     )
     async def v2_model(name: str) -> Response[bytes]:
         _check_model(name)
@@ -313,7 +359,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         status_code=200,
         tags=["v2"],
         summary="Inference with local importances",
-        responses={200: ResponseSpec(V2InferenceResponse, description="Outputs")},
+        responses=_docs(V2InferenceResponse, 400, 401, 404, 413, 422, 503),
     )
     async def v2_infer(name: str, data: InferenceRequest) -> Response[bytes]:
         _check_model(name)

@@ -12,6 +12,7 @@ Accepted bodies for ``POST /score`` (and ``run(raw_data)``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,14 +32,32 @@ class BodyTooLarge(InputError):
     """Too many rows in one request (HTTP 413)."""
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise MalformedBody(f"duplicate key {key[:80]!r} in a JSON object")
+        seen.add(key)
+    return dict(pairs)
+
+
 def decode(body: bytes | str) -> Any:
-    """Parse JSON strictly (no NaN/Infinity literals, nesting limited by orjson)."""
+    """Parse JSON strictly: no NaN/Infinity literals, bounded nesting, no duplicate keys.
+
+    orjson validates first (fast, and it bounds nesting); the standard library's parser
+    then rejects duplicate object keys, which orjson would silently resolve to the last.
+    """
     if not body:
         raise MalformedBody('empty body: send a JSON object such as {"data": [[...]]}')
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+    if isinstance(payload, dict) or (
+        isinstance(payload, list) and payload and isinstance(payload[0], dict)
+    ):
+        json.loads(body, object_pairs_hook=_unique_keys)
+    return payload
 
 
 def _check_count(n: int, max_rows: int) -> None:

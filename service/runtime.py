@@ -68,6 +68,7 @@ class ScoringRuntime:
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
         self._seconds_per_row = float("inf")  # until measured: always off the event loop
+        self.load_error: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -76,8 +77,27 @@ class ScoringRuntime:
     @property
     def explainer(self) -> ScoringExplainer:
         if self._explainer is None:
-            raise NotReady("the artifact is not loaded")
+            raise NotReady(self.not_ready_reason)
         return self._explainer
+
+    @property
+    def not_ready_reason(self) -> str:
+        if self.load_error:
+            return f"the artifact is not loaded: {self.load_error}"
+        return "the artifact is not loaded yet"
+
+    def try_load(self) -> bool:
+        """Load, recording the reason on failure instead of raising. True when ready."""
+        try:
+            self.load()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if reason != self.load_error:
+                log.error("cannot load the artifact from %s: %s", self.settings.artifact, reason)
+            self.load_error = reason
+            return False
+        self.load_error = None
+        return True
 
     def load(self) -> ScoringExplainer:
         with self._lock:

@@ -6,7 +6,16 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ErrorBody", "ScoreResponse", "TopK", "V2InferenceResponse", "V2ModelMetadata"]
+__all__ = [
+    "ErrorBody",
+    "ModelReadyBody",
+    "ReadyBody",
+    "ScoreResponse",
+    "StatusBody",
+    "TopK",
+    "V2InferenceResponse",
+    "V2ModelMetadata",
+]
 
 
 class ErrorBody(msgspec.Struct):
@@ -14,6 +23,19 @@ class ErrorBody(msgspec.Struct):
 
     error: str
     status: int
+
+
+class StatusBody(msgspec.Struct):
+    status: str
+
+
+class ReadyBody(msgspec.Struct):
+    ready: bool
+
+
+class ModelReadyBody(msgspec.Struct):
+    name: str
+    ready: bool
 
 
 class TopK(msgspec.Struct):

@@ -50,6 +50,10 @@ class Settings:
     top_k_max: int = 100
     """Largest ``top_k`` a request may ask for."""
 
+    load_retry_seconds: int = 10
+    """While the artifact cannot be loaded the service stays up, not ready, logs the
+    reason and tries again this often (0: try once)."""
+
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -69,8 +73,16 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for name in ("port", "workers", "max_rows", "max_body_bytes", "ort_threads", "top_k_max"):
-            if int(getattr(self, name)) < (0 if name == "port" else 1):
+        for name in (
+            "port",
+            "workers",
+            "max_rows",
+            "max_body_bytes",
+            "ort_threads",
+            "top_k_max",
+            "load_retry_seconds",
+        ):
+            if int(getattr(self, name)) < (0 if name in ("port", "load_retry_seconds") else 1):
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")
 
     @property

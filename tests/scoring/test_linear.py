@@ -148,7 +148,6 @@ def test_predictions_from_the_closed_form_match_the_model(
         result = explainer.score(rows)
         np.testing.assert_array_equal(result.predictions, model.predict(rows))
         if link in ("logistic", "softmax"):
-            np.testing.assert_allclose(result.probabilities, model.predict_proba(rows),
-                                       atol=1e-12)
+            np.testing.assert_allclose(result.probabilities, model.predict_proba(rows), atol=1e-12)
         if link == "identity":
             np.testing.assert_allclose(result.predictions, model.predict(rows), atol=1e-9)

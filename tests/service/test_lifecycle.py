@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,24 +90,58 @@ def test_linear_artifact(artifacts, tmp_path, small_regression):
         server.stop()
 
 
-def test_bad_artifact_fails_fast_with_the_reason(tmp_path, artifacts):
+def test_bad_artifact_means_not_ready_with_the_reason(tmp_path, artifacts):
     import shutil
+
+    from tests.service.conftest import free_port
 
     broken = tmp_path / "broken"
     shutil.copytree(artifacts["svc"], broken)
+    good = (broken / "arrays.npz").read_bytes()
     (broken / "arrays.npz").write_bytes(b"tampered")
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "--artifact", str(broken), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORING_")}
+    env["SCORING_LOAD_RETRY_SECONDS"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--artifact", str(broken), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        env=env,
     )
-    assert done.returncode != 0
-    assert "arrays.npz: SHA-256 mismatch" in done.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "service", "--artifact", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        ready = httpx.get(url + "/readyz")
+        assert ready.status_code == 503
+        assert "arrays.npz: SHA-256 mismatch" in ready.json()["error"]
+        score = httpx.post(
+            url + "/score",
+            content=json.dumps({"data": [ROW]}),
+            headers={"content-type": "application/json"},
+        )
+        assert score.status_code == 503  # never numbers from a bad artifact
+        assert "arrays.npz: SHA-256 mismatch" in log.read_text()
+        # the artifact is repaired (e.g. the volume is filled): the service becomes ready
+        (broken / "arrays.npz").write_bytes(good)
+        deadline = time.monotonic() + 15
+        while httpx.get(url + "/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert httpx.get(url + "/readyz").status_code == 200
+        assert (
+            httpx.post(
+                url + "/score",
+                content=json.dumps({"data": [ROW]}),
+                headers={"content-type": "application/json"},
+            ).status_code
+            == 200
+        )
+    finally:
+        process.terminate()
+        process.wait(30)
