@@ -25,7 +25,7 @@ demo: $(STAMP)
 ## Lint and run the tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check scoring_explainers service
+	$(BIN)/ruff format --check scoring_explainers service loadtest
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

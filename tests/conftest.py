@@ -88,3 +88,22 @@ def brute_force_shapley(
             weight = factorial(size) * factorial(m - size - 1) / factorial(m)
             phi[j] += weight * (v[index[tuple(with_j)]] - v[i])
     return phi
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory, seed_svc, seed_data, small_regression):
+    """A Kernel (seed SVC) and a Linear (ridge) artifact on disk."""
+    from sklearn.linear_model import Ridge
+
+    from scoring_explainers.scoring import KernelScoringExplainer, LinearScoringExplainer, save
+
+    root = tmp_path_factory.mktemp("artifacts")
+    x_train, _, _, _, names = seed_data
+    kernel = KernelScoringExplainer.from_model(
+        seed_svc, x_train, features=names, classes=["malignant", "benign"], nsamples=300
+    )
+    save(kernel, root / "svc")
+    X, y = small_regression
+    linear = LinearScoringExplainer.from_model(Ridge().fit(X, y), X)
+    save(linear, root / "ridge")
+    return {"svc": root / "svc", "ridge": root / "ridge"}

@@ -15,8 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scoring_explainers.scoring import KernelScoringExplainer, LinearScoringExplainer, save
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -85,22 +83,6 @@ def start_server(
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server not ready: {stderr.read_text()[-2000:]}")
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory, seed_svc, seed_data, small_regression):
-    from sklearn.linear_model import Ridge
-
-    root = tmp_path_factory.mktemp("artifacts")
-    x_train, _, _, _, names = seed_data
-    kernel = KernelScoringExplainer.from_model(
-        seed_svc, x_train, features=names, classes=["malignant", "benign"], nsamples=300
-    )
-    save(kernel, root / "svc")
-    X, y = small_regression
-    linear = LinearScoringExplainer.from_model(Ridge().fit(X, y), X)
-    save(linear, root / "ridge")
-    return {"svc": root / "svc", "ridge": root / "ridge"}
 
 
 @pytest.fixture(scope="session")
