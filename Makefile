@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-all
 
-.PHONY: serve test lint bench demo clean
+.PHONY: serve test package-test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 	$(BIN)/ruff format --check scoring_explainers service loadtest
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+## Build the container image with buildah, run it with podman and check it; lint, render and
+## validate the Helm chart (root: installs buildah/podman/debootstrap with apt-get if missing).
+package-test: $(STAMP)
+	$(BIN)/python -m pytest -q tests/packaging
+	bash packaging/image-test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,39 @@
+{{- define "scoring-explainer.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "scoring-explainer.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "scoring-explainer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scoring-explainer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "scoring-explainer.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "scoring-explainer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "scoring-explainer.secretName" -}}
+{{- default (include "scoring-explainer.fullname" .) .Values.apiKey.existingSecret -}}
+{{- end -}}
+
+{{- define "scoring-explainer.claimName" -}}
+{{- default (include "scoring-explainer.fullname" .) .Values.artifact.pvc.existingClaim -}}
+{{- end -}}
+
+{{- define "scoring-explainer.artifactPath" -}}
+{{- if eq .Values.artifact.source "image" -}}
+{{- .Values.artifact.path -}}
+{{- else -}}
+{{- .Values.artifact.mountPath -}}
+{{- end -}}
+{{- end -}}
