@@ -280,8 +280,12 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
 
     @get("/v2", tags=["v2"], summary="Server metadata")
     async def v2_server() -> dict[str, Any]:
-        return {"name": "scoring-explainers", "version": __version__, "extensions": [],
-                "models": [model_name]}
+        return {
+            "name": "scoring-explainers",
+            "version": __version__,
+            "extensions": [],
+            "models": [model_name],
+        }
 
     @get("/v2/health/live", tags=["v2"], summary="Server live")
     async def v2_live() -> dict[str, bool]:
