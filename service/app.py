@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -239,7 +240,9 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         summary="Predictions and local importances",
         tags=["scoring"],
     )
-    async def score(request: Request[Any, Any, Any], top_k: int | None = None) -> Response[bytes]:
+    async def score(
+        request: Request[Any, Any, Any], top_k: FromQuery[int | None] = None
+    ) -> Response[bytes]:
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
         body = await request.body()
@@ -307,7 +310,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         summary="Model ready",
         responses=_docs(ModelReadyBody, 400, 401, 404, 503, ok_on_503=True),
     )
-    async def v2_model_ready(name: str) -> Response[bytes]:
+    async def v2_model_ready(name: FromPath[str]) -> Response[bytes]:
         _check_model(name)
         status = 200 if runtime.ready else 503
         return Response(
@@ -320,7 +323,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         summary="Model metadata",
         responses=_docs(V2ModelMetadata, 400, 401, 404, 503),
     )
-    async def v2_model(name: str) -> Response[bytes]:
+    async def v2_model(name: FromPath[str]) -> Response[bytes]:
         _check_model(name)
         explainer = runtime.explainer
         k = len(explainer.expected_values)
@@ -366,7 +369,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         summary="Inference with local importances",
         responses=_docs(V2InferenceResponse, 400, 401, 404, 413, 422, 503),
     )
-    async def v2_infer(name: str, data: InferenceRequest) -> Response[bytes]:
+    async def v2_infer(name: FromPath[str], data: JSONBody[InferenceRequest]) -> Response[bytes]:
         _check_model(name)
         top_k = (data.parameters or {}).get("top_k")
 
