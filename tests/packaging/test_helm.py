@@ -58,8 +58,13 @@ def test_every_manifest_validates(example):
 
 def test_default_deployment():
     manifests = render()
-    assert set(manifests) == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
-                              "PodDisruptionBudget"}
+    assert set(manifests) == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
     pod = manifests["Deployment"][0]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True

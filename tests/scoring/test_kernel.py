@@ -329,3 +329,14 @@ def test_memory_stays_bounded_for_large_batches(small_mlp, small_classification)
     assert values.shape == (3, 10_000, 8)
     assert unchunked > 200 * 2**20
     assert peak < 64 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_classifier_without_probabilities_is_a_clear_error(small_classification):
+    from sklearn.svm import LinearSVC
+
+    from scoring_explainers import UnsupportedModelError
+
+    X, y = small_classification
+    model = LinearSVC().fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="LinearSVC is a classifier without"):
+        KernelScoringExplainer.from_model(model, X[:50], nclusters=3, nsamples=40)
