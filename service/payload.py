@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 
 from scoring_explainers import InputError
+from scoring_explainers.scoring._base import check_names
 
 __all__ = ["BodyTooLarge", "MalformedBody", "decode", "rows_from_payload"]
 
@@ -94,17 +95,7 @@ def _value(v: Any, feature: str, row: int) -> float:
 
 
 def _check_names(names: Sequence[str], features: Sequence[str], where: str) -> None:
-    known = set(features)
-    unexpected = [n for n in names if n not in known]
-    given = set(names)
-    missing = [f for f in features if f not in given]
-    if unexpected or missing:
-        parts = []
-        if missing:
-            parts.append(f"missing features {missing[:10]}")
-        if unexpected:
-            parts.append(f"unknown features {unexpected[:10]}")
-        raise InputError(f"{where}: " + "; ".join(parts))
+    check_names(names, features, what="features", where=where)
 
 
 def _records(records: list[Any], features: Sequence[str], max_rows: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from .._errors import InputError
 from ._onnx_model import OnnxModel, Task
 
-__all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix"]
+__all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check_names"]
 
 OutputSpace = Literal["probability", "log_odds", "raw"]
 
@@ -22,20 +22,29 @@ def _is_dataframe(X: Any) -> bool:
     return hasattr(X, "columns") and hasattr(X, "to_numpy") and hasattr(X, "dtypes")
 
 
+def check_names(
+    names: Sequence[str], features: Sequence[str], *, what: str, where: str = ""
+) -> None:
+    """Raise an :class:`InputError` naming missing and unknown ``names`` (up to 10 each)."""
+    given, known = set(names), set(features)
+    missing = [f for f in features if f not in given]
+    unknown = [n for n in names if n not in known]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing {what} {missing[:10]}")
+        if unknown:
+            parts.append(f"unknown {what} {unknown[:10]}")
+        prefix = f"{where}: " if where else ""
+        raise InputError(prefix + "; ".join(parts) + f" (the model takes {len(features)} features)")
+
+
 def _dataframe_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
     columns = [str(c) for c in X.columns]
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         raise InputError(f"duplicate column names: {dupes}")
-    missing = [f for f in features if f not in set(columns)]
-    unexpected = [c for c in columns if c not in set(features)]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing[:10]}")
-        if unexpected:
-            parts.append(f"unexpected columns {unexpected[:10]}")
-        raise InputError("; ".join(parts) + f" (the model takes {len(features)} features)")
+    check_names(columns, features, what="columns")
     position = {c: i for i, c in enumerate(columns)}
     out = np.empty((len(X), len(features)), dtype=np.float64)
     for j, name in enumerate(features):

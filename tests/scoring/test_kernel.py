@@ -197,7 +197,7 @@ def test_bad_dataframe_columns(svc_explainer, seed_data):
     frame = pd.DataFrame(x_test[:2], columns=names)
     with pytest.raises(InputError, match="missing columns \\['mean radius'\\]"):
         svc_explainer.explain(frame.drop(columns=["mean radius"]))
-    with pytest.raises(InputError, match="unexpected columns \\['extra'\\]"):
+    with pytest.raises(InputError, match="unknown columns \\['extra'\\]"):
         svc_explainer.explain(frame.assign(extra=1.0))
     with pytest.raises(InputError, match="column 'mean area' has non-numeric"):
         svc_explainer.explain(frame.assign(**{"mean area": ["x", "y"]}))
