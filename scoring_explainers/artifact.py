@@ -251,6 +251,14 @@ def _read_verified(root: Path, name: str, digest: str) -> bytes:
 
 
 def _read_arrays(data: bytes, shapes: dict[str, tuple[int | None, ...]]) -> dict[str, np.ndarray]:
+    try:  # members are written uncompressed; a compressed one could be a zip bomb
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            packed = [
+                i.filename for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED
+            ]
+    except zipfile.BadZipFile as exc:
+        raise ArtifactError(ARRAYS, f"not a readable .npz archive: {exc}") from exc
+    _require(not packed, ARRAYS, f"compressed members {packed} are not accepted")
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:

@@ -61,6 +61,16 @@ _ERRORS = {
 }
 
 
+def _prediction_datatype(classes: list[Any] | None) -> str:
+    """The V2 datatype of the predictions output, as ``v2_outputs`` will send it."""
+    if not classes:
+        return "FP64"
+    first = classes[0]
+    if isinstance(first, bool):
+        return "BOOL"
+    return "INT64" if isinstance(first, int) else "BYTES"
+
+
 def _docs(ok: type, *errors: int, ok_on_503: bool = False) -> dict[int, ResponseSpec]:
     """OpenAPI responses: ``ok`` for 200 and the error body for each error status."""
     docs = {200: ResponseSpec(ok, description="OK")}
@@ -335,9 +345,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         outputs = [
             {
                 "name": "predictions",
-                "datatype": "BYTES"
-                if explainer.classes and isinstance(explainer.classes[0], str)
-                else "FP64",
+                "datatype": _prediction_datatype(explainer.classes),
                 "shape": [-1],
             },
             {"name": "local_importance_values", "datatype": "FP64", "shape": shape},
@@ -372,6 +380,8 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     async def v2_infer(name: FromPath[str], data: JSONBody[InferenceRequest]) -> Response[bytes]:
         _check_model(name)
         top_k = (data.parameters or {}).get("top_k")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+            raise InputError("parameters.top_k must be an integer")
 
         def work() -> dict[str, Any]:
             explainer = runtime.explainer
@@ -388,8 +398,6 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
                 "outputs": v2_outputs(result, data.outputs),
             }
             if top_k is not None:
-                if not isinstance(top_k, int):
-                    raise InputError("parameters.top_k must be an integer")
                 names, values = result.top_features(runtime.check_top_k(top_k) or 0)
                 body["parameters"]["top_k"] = {"features": names, "values": values}
             return body

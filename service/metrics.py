@@ -43,6 +43,8 @@ class FeatureHistogram(Collector):
 
     def observe(self, values: np.ndarray) -> None:
         """One observation per feature; ``values`` has shape (n_features,)."""
+        if not np.all(np.isfinite(values)):
+            return
         bucket = np.searchsorted(self.bounds, values, side="left")
         rows = np.arange(len(values))
         with self._lock:

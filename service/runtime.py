@@ -43,22 +43,24 @@ INLINE_SECONDS = 0.0005
 
 
 def _warm_up(explainer: ScoringExplainer) -> float:
-    """Score a few rows once (first-call costs) and return the seconds per row."""
+    """Score a few rows once (first-call costs) and return the seconds per row.
+
+    A failure here means the artifact cannot score at all: it is a load failure.
+    """
     rows = np.zeros((4, explainer.n_features))
-    try:
-        explainer.score(rows[:1])
-        start = time.perf_counter()
-        explainer.score(rows)
-        return (time.perf_counter() - start) / len(rows)
-    except Exception:  # a model that rejects zeros: keep everything off the event loop
-        return float("inf")
+    explainer.score(rows[:1])
+    start = time.perf_counter()
+    result = explainer.score(rows)
+    if not np.all(np.isfinite(result.local_importance_values)):
+        raise ValueError("the artifact gives non-finite values for a row of zeros")
+    return (time.perf_counter() - start) / len(rows)
 
 
 class ScoringRuntime:
     """One loaded artifact and what it takes to serve it.
 
-    ``load()`` reads the artifact; ``ready`` is true afterwards. ``respond`` is
-    pure with respect to the runtime (safe from many threads at once).
+    ``load()`` reads the artifact; ``ready`` is true afterwards. ``respond`` is safe from
+    many threads at once (it only updates the metrics and a running cost estimate).
     """
 
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
@@ -105,6 +107,7 @@ class ScoringRuntime:
                 start = time.perf_counter()
                 explainer = load(self.settings.artifact, threads=self.settings.ort_threads)
                 manifest = json.loads((Path(self.settings.artifact) / "manifest.json").read_text())
+                self._seconds_per_row = _warm_up(explainer)
                 self.metrics.set_artifact(
                     kind=explainer.kind,
                     task=explainer.task,
@@ -113,7 +116,6 @@ class ScoringRuntime:
                     features=explainer.features,
                 )
                 self.load_seconds = time.perf_counter() - start
-                self._seconds_per_row = _warm_up(explainer)
                 self._explainer = explainer
                 log.info(
                     "loaded %s artifact from %s in %.3f s (%d features)",

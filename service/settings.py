@@ -42,7 +42,8 @@ class Settings:
     """Largest request body in bytes; more is a 413."""
 
     ort_threads: int = 1
-    """onnxruntime intra-op threads per request (1 keeps latency flat under load)."""
+    """onnxruntime intra-op threads of the model's session (shared by all requests; 1 keeps
+    latency flat under concurrent load)."""
 
     log_level: str = "info"
     """Log level of the server: debug, info, warning, error."""
@@ -68,6 +69,11 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = int(raw) if f.type in ("int", int) else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
+        key = values.get("api_key")
+        if isinstance(key, str):
+            if key and not key.strip():
+                raise ValueError(f"{ENV_PREFIX}API_KEY is only whitespace")
+            values["api_key"] = key.strip()  # a Secret made from a file ends in a newline
         settings = cls(**values)
         settings.validate()
         return settings

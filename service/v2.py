@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -56,16 +57,20 @@ class InferenceRequest(msgspec.Struct):
     outputs: list[RequestOutput] | None = None
 
 
-def _tensor(item: RequestInput) -> np.ndarray:
+def _tensor(item: RequestInput, max_values: int) -> np.ndarray:
     if item.datatype not in _NUMERIC:
         raise InputError(f"input {item.name!r}: datatype {item.datatype} is not numeric")
-    if any((not isinstance(d, int)) or d < 0 for d in item.shape):
+    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in item.shape):
         raise InputError(f"input {item.name!r}: shape must be non-negative integers")
+    expected = math.prod(item.shape)  # Python ints: no wrap-around
+    if expected > max_values:
+        raise BodyTooLarge(f"input {item.name!r}: {expected} values; the limit is {max_values}")
+    if any(isinstance(v, bool | str) for v in item.data):
+        raise InputError(f"input {item.name!r}: data must be numbers")
     try:
         flat = np.asarray(item.data, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"input {item.name!r}: data must be numbers") from exc
-    expected = int(np.prod(item.shape)) if item.shape else 1
     if flat.size != expected:
         raise InputError(
             f"input {item.name!r}: shape {item.shape} needs {expected} values, got {flat.size}"
@@ -77,25 +82,32 @@ def rows_from_v2(request: InferenceRequest, features: list[str], *, max_rows: in
     """One [n_rows, n_features] tensor, or one [n_rows] / [n_rows, 1] tensor per feature."""
     if not request.inputs:
         raise InputError("inputs is empty")
-    for item in request.inputs:
-        rows = item.shape[0] if item.shape else 0
-        if rows > max_rows:
-            raise BodyTooLarge(f"{rows} rows in one request; the limit is {max_rows}")
-    if (
-        len(request.inputs) == 1
-        and len(request.inputs[0].shape) == 2
-        and request.inputs[0].shape[1] == len(features)
-    ):
-        matrix = _tensor(request.inputs[0])
+    n_features = len(features)
+    if len(request.inputs) == 1 and len(request.inputs[0].shape) == 2:
+        item = request.inputs[0]
+        if item.shape[1] != n_features:
+            raise InputError(
+                f"input {item.name!r}: shape {item.shape}, expected [n_rows, {n_features}]"
+            )
+        if item.shape[0] > max_rows:
+            raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
+        matrix = _tensor(item, max_rows * n_features)
     else:
         by_name = {item.name: item for item in request.inputs}
         missing = [f for f in features if f not in by_name]
-        if missing or len(by_name) != len(features):
+        if missing or len(by_name) != n_features:
             raise InputError(
-                f"send one input of shape [n_rows, {len(features)}], or one input per "
+                f"send one input of shape [n_rows, {n_features}], or one input per "
                 f"feature; missing features {missing[:10]}"
             )
-        columns = [_tensor(by_name[f]).reshape(-1) for f in features]
+        for item in request.inputs:
+            if len(item.shape) not in (1, 2) or (len(item.shape) == 2 and item.shape[1] != 1):
+                raise InputError(
+                    f"input {item.name!r}: a feature's shape is [n_rows] or [n_rows, 1]"
+                )
+            if item.shape[0] > max_rows:
+                raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
+        columns = [_tensor(by_name[f], max_rows).reshape(-1) for f in features]
         if len({len(c) for c in columns}) != 1:
             raise InputError("per-feature inputs differ in length")
         matrix = np.stack(columns, axis=1)

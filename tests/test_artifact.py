@@ -163,3 +163,38 @@ def test_expected_values_must_fit_the_classes(saved):
 def test_not_a_directory(tmp_path):
     with pytest.raises(ArtifactError, match="no such artifact directory"):
         load(tmp_path / "nothing")
+
+
+def test_compressed_members_are_refused(saved):
+    with np.load(saved / "arrays.npz", allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    (saved / "arrays.npz").write_bytes(buffer.getvalue())
+    _rehash(saved)
+    with pytest.raises(ArtifactError, match="arrays.npz: compressed members"):
+        load(saved)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"exact": "false"}, "settings.exact"),
+        ({"max_synthetic_rows": 10**12}, "max_synthetic_rows"),
+        ({"max_features": "5"}, "max_features"),
+    ],
+)
+def test_kernel_settings_are_checked(saved, settings, message):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["settings"].update(settings)
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=message):
+        load(saved)
+
+
+def test_empty_background_is_refused(saved, kernel):
+    _rewrite_arrays(
+        saved, background=np.zeros((0, kernel.n_features)), background_weights=np.zeros(0)
+    )
+    with pytest.raises(ArtifactError, match="empty"):
+        load(saved)

@@ -16,6 +16,8 @@ from ._onnx_model import OnnxModel, Task
 __all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check_names"]
 
 OutputSpace = Literal["probability", "log_odds", "raw"]
+#: Largest magnitude an input may have: the ONNX graphs compute in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _is_dataframe(X: Any) -> bool:
@@ -75,7 +77,7 @@ def as_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
     else:
         try:
             matrix = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"rows must be numbers: {exc}") from exc
         if matrix.ndim == 1 and len(features) > 0 and matrix.shape[0] == len(features):
             matrix = matrix.reshape(1, -1)
@@ -91,6 +93,13 @@ def as_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
     if np.isinf(matrix).any():
         row, col = np.argwhere(np.isinf(matrix))[0]
         raise InputError(f"infinite value in row {row}, feature {features[col]!r}")
+    too_large = np.abs(matrix) > FLOAT32_MAX
+    if too_large.any():  # the models take float32: these would become infinities
+        row, col = np.argwhere(too_large)[0]
+        raise InputError(
+            f"value {matrix[row, col]:.3g} in row {row}, feature {features[col]!r} is "
+            f"beyond the float32 range the model computes in"
+        )
     return matrix
 
 

@@ -15,6 +15,8 @@ __all__ = ["KernelScoringExplainer"]
 
 #: Synthetic rows evaluated per onnxruntime call; bounds memory for any batch size.
 DEFAULT_MAX_SYNTHETIC_ROWS = 8_192
+#: Largest chunk an artifact may ask for (bounds the memory of one model call).
+MAX_CHUNK = 1 << 22
 #: Chunk sizes tried by ``max_synthetic_rows="auto"``.
 CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
 #: Seconds of distill time the chunk tuning may take at most.
@@ -384,6 +386,17 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError("masks and coalition_weights differ in length")
         if arrays["projection"].shape[1] != n_coalitions:
             raise ValueError("projection does not match the number of coalitions")
+        if n_coalitions == 0 or len(arrays["background"]) == 0:
+            raise ValueError("empty coalition design or background")
+        exact = settings.get("exact", False)
+        chunk = settings.get("max_synthetic_rows", DEFAULT_MAX_SYNTHETIC_ROWS)
+        top = settings.get("max_features")
+        if not isinstance(exact, bool):
+            raise ValueError("settings.exact must be true or false")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= MAX_CHUNK:
+            raise ValueError(f"settings.max_synthetic_rows must be an integer in [1, {MAX_CHUNK}]")
+        if top is not None and (isinstance(top, bool) or not isinstance(top, int)):
+            raise ValueError("settings.max_features must be an integer or null")
         return cls(
             background=arrays["background"],
             background_weights=arrays["background_weights"],
@@ -391,8 +404,8 @@ class KernelScoringExplainer(ScoringExplainer):
             coalition_weights=arrays["coalition_weights"],
             projection_matrix=arrays["projection"],
             constraint=arrays["constraint"],
-            exact=bool(settings.get("exact", False)),
-            max_synthetic_rows=int(settings.get("max_synthetic_rows", DEFAULT_MAX_SYNTHETIC_ROWS)),
-            max_features=settings.get("max_features"),
+            exact=exact,
+            max_synthetic_rows=chunk,
+            max_features=top,
             **common,
         )

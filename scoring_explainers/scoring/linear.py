@@ -29,6 +29,11 @@ def _affine(step: Any, n_features: int) -> tuple[np.ndarray, np.ndarray]:
         mean = step.mean_ if step.with_mean else np.zeros(n_features)
         return scale, -mean * scale
     if name == "MinMaxScaler":
+        if getattr(step, "clip", False):
+            raise UnsupportedModelError(
+                "MinMaxScaler(clip=True) is not affine (it clips out-of-range inputs); "
+                "use KernelScoringExplainer or clip=False"
+            )
         return np.asarray(step.scale_, dtype=float), np.asarray(step.min_, dtype=float)
     if name == "MaxAbsScaler":
         return 1.0 / step.scale_, np.zeros(n_features)
@@ -186,7 +191,8 @@ class LinearScoringExplainer(ScoringExplainer):
             return explainer
         # Use the closed form only where it reproduces the model's own graph.
         native = make(link)
-        sample = X[:1000]
+        spread = X.max(axis=0) - X.min(axis=0)
+        sample = np.vstack([X[:1000], X.min(axis=0) - spread, X.max(axis=0) + spread])
         labels, outputs = explainer._predict(sample)
         native_labels, native_outputs = native._predict(sample)
         scale = max(1.0, float(np.abs(outputs).max()))

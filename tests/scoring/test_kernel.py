@@ -340,3 +340,8 @@ def test_classifier_without_probabilities_is_a_clear_error(small_classification)
     model = LinearSVC().fit(X, y)
     with pytest.raises(UnsupportedModelError, match="LinearSVC is a classifier without"):
         KernelScoringExplainer.from_model(model, X[:50], nclusters=3, nsamples=40)
+
+
+def test_values_beyond_float32_are_refused(svc_explainer):
+    with pytest.raises(InputError, match="beyond the float32 range"):
+        svc_explainer.explain(np.full((1, 30), 1e39))

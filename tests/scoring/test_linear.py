@@ -151,3 +151,10 @@ def test_predictions_from_the_closed_form_match_the_model(
             np.testing.assert_allclose(result.probabilities, model.predict_proba(rows), atol=1e-12)
         if link == "identity":
             np.testing.assert_allclose(result.predictions, model.predict(rows), atol=1e-9)
+
+
+def test_clipping_scaler_is_refused(small_regression):
+    X, y = small_regression
+    model = make_pipeline(MinMaxScaler(clip=True), Ridge()).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="clip=True"):
+        LinearScoringExplainer.from_model(model, X)

@@ -97,6 +97,7 @@ ROW = [1.0] * 30
         (json.dumps({"data": [["a"] * 30]}).encode(), None, 422, "numbers"),
         (json.dumps({"data": [[None] * 30]}).encode(), None, 422, "missing value"),
         (b'{"data": [[' + b"1e400, " * 29 + b"1]]}", None, 400, "infinity"),
+        (json.dumps({"data": [[1e39] * 30]}).encode(), None, 422, "float32 range"),
         (json.dumps([{"mean radius": 1.0}]).encode(), None, 422, "missing features"),
         (
             json.dumps(
@@ -127,6 +128,7 @@ ROW = [1.0] * 30
         "strings",
         "nulls",
         "huge-number",
+        "float32-range",
         "missing-names",
         "unknown-names",
         "too-many-rows",
@@ -167,6 +169,7 @@ def test_v2_round_trip(client, reference):
     explainer, rows, names = reference
     meta = client.get("/v2/models/svc").json()
     assert meta["name"] == "svc" and meta["inputs"][0]["shape"] == [-1, 30]
+    assert meta["outputs"][0] == {"name": "predictions", "datatype": "BYTES", "shape": [-1]}
     assert client.get("/v2/models/svc/ready").json()["ready"] is True
     request = {
         "id": "r1",
@@ -227,6 +230,58 @@ def test_v2_round_trip(client, reference):
             "needs 60 values",
         ),
         ("/v2/models/svc/infer", {"nope": 1}, 400, ""),
+        (
+            "/v2/models/svc/infer",
+            {
+                "inputs": [
+                    {"name": f"f{i}", "shape": [2, 20], "datatype": "FP64", "data": [1.0] * 40}
+                    for i in range(30)
+                ]
+            },
+            422,
+            "",
+        ),
+        (
+            "/v2/models/svc/infer",
+            {"inputs": [{"name": "x", "shape": [1, 2**62, 4], "datatype": "FP64", "data": []}]},
+            422,
+            "",
+        ),
+        (
+            "/v2/models/svc/infer",
+            {
+                "inputs": [
+                    {"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [10**400, *ROW[1:]]}
+                ]
+            },
+            422,
+            "numbers",
+        ),
+        (
+            "/v2/models/svc/infer",
+            {
+                "inputs": [
+                    {"name": "x", "shape": [1, 30], "datatype": "FP64", "data": ["15", *ROW[1:]]}
+                ]
+            },
+            422,
+            "numbers",
+        ),
+        (
+            "/v2/models/svc/infer",
+            {"inputs": [{"name": "x", "shape": [201, 30], "datatype": "FP64", "data": ROW * 201}]},
+            413,
+            "limit is 200",
+        ),
+        (
+            "/v2/models/svc/infer",
+            {
+                "inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": ROW}],
+                "parameters": {"top_k": True},
+            },
+            422,
+            "top_k",
+        ),
         (
             "/v2/models/svc/infer",
             {

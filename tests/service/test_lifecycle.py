@@ -145,3 +145,13 @@ def test_bad_artifact_means_not_ready_with_the_reason(tmp_path, artifacts):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_api_key_from_a_file_secret_is_stripped():
+    from service import Settings
+
+    assert Settings.from_env({"SCORING_API_KEY": "s3cret\n"}).api_key == "s3cret"
+    import pytest
+
+    with pytest.raises(ValueError, match="only whitespace"):
+        Settings.from_env({"SCORING_API_KEY": " \n"})
