@@ -35,6 +35,7 @@ from .scoring._base import ScoringExplainer
 from .scoring._onnx_model import OnnxModel
 from .scoring.kernel import KernelScoringExplainer
 from .scoring.linear import LinearScoringExplainer
+from .scoring.tree import TreeScoringExplainer
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -47,6 +48,7 @@ ARRAYS = "arrays.npz"
 KINDS: dict[str, type[ScoringExplainer]] = {
     KernelScoringExplainer.kind: KernelScoringExplainer,
     LinearScoringExplainer.kind: LinearScoringExplainer,
+    TreeScoringExplainer.kind: TreeScoringExplainer,
 }
 _TASKS = ("classification", "regression")
 _SPACES = ("probability", "log_odds", "raw")

@@ -12,6 +12,7 @@ from ._base import ScoreResult, ScoringExplainer
 from ._onnx_model import OnnxModel
 from .kernel import KernelScoringExplainer
 from .linear import LinearScoringExplainer
+from .tree import TreeScoringExplainer
 
 __all__ = [
     "KernelScoringExplainer",
@@ -19,6 +20,7 @@ __all__ = [
     "OnnxModel",
     "ScoreResult",
     "ScoringExplainer",
+    "TreeScoringExplainer",
     "load",
     "save",
 ]

@@ -1,0 +1,297 @@
+"""TreeScoringExplainer: exact path-dependent TreeSHAP, vectorised over rows, numpy only.
+
+Each leaf's root path is reduced to one element per feature with its zero fraction ``z``
+(the share of training cover that follows the path at that feature's splits). For a row,
+each element is "on" (``o = 1``) when the row follows the path at all of that feature's
+splits. The leaf's contribution to the element's feature is (Linear TreeSHAP's identity)
+
+    v * (o_i - z_i) * integral_0^1 prod_{j != i} (z_j (1 - t) + o_j t) dt,
+
+which depends on the row only through the on/off pattern of the leaf's ``d`` elements.
+So for every leaf the ``2**d x d`` contributions are tabulated once at load (Gauss-Legendre
+quadrature with ``ceil(d / 2)`` nodes is exact for this polynomial), and explaining a row
+is: split directions at every node, the pattern of every leaf, one table lookup per
+element, a sum per feature. Ensembles with very deep paths use the quadrature per row
+instead of tables (same values, less memory, slower).
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._base import ScoringExplainer
+from ._onnx_model import OnnxModel
+
+__all__ = ["TreeScoringExplainer"]
+
+#: Tables are used while every leaf has at most this many distinct features on its path
+#: and all tables together stay under MAX_TABLE_BYTES.
+MAX_TABLE_DEPTH = 14
+MAX_TABLE_BYTES = 512 * 2**20
+#: Rows explained per vectorised pass (bounds memory: rows x path elements).
+ROW_CHUNK = 64
+
+_ARRAYS = (
+    "node_feature",
+    "node_threshold",
+    "node_nan_left",
+    "node_zero_missing",
+    "cond_node",
+    "cond_left",
+    "elem_cond_start",
+    "elem_feature",
+    "elem_z",
+    "leaf_start",
+    "leaf_len",
+    "leaf_value",
+)
+
+
+def _quadrature(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1], exact for degree < 2 * n."""
+    n = max(1, (depth + 1) // 2)
+    t, w = np.polynomial.legendre.leggauss(n)
+    return (t + 1) / 2, w / 2
+
+
+def _tables(
+    z: np.ndarray, leaf_start: np.ndarray, leaf_len: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per leaf, the (2**d, d) contributions (without the leaf value), flattened."""
+    sizes = (2**leaf_len) * leaf_len
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    flat = np.empty(int(sizes.sum()))
+    for d in np.unique(leaf_len):
+        leaves = np.flatnonzero(leaf_len == d)
+        t, w = _quadrature(int(d))
+        bits = np.array(list(product((0.0, 1.0), repeat=int(d))))[:, ::-1]  # bit i of p
+        zs = z[leaf_start[leaves][:, None] + np.arange(d)[None, :]]  # (leaves, d)
+        factor = zs[:, None, :, None] * (1 - t) + bits[None, :, :, None] * t  # (l, 2^d, d, Q)
+        whole = factor.prod(axis=2, keepdims=True)
+        table = (bits[None] - zs[:, None, :]) * ((whole / factor) * w).sum(axis=-1)
+        index = start[leaves][:, None] + np.arange(2**d * d)[None, :]
+        flat[index] = table.reshape(len(leaves), -1)
+    return flat, start
+
+
+class TreeScoringExplainer(ScoringExplainer):
+    """Exact path-dependent TreeSHAP (what ``shap.TreeExplainer(model)`` computes).
+
+    Output spaces as each library defines them: class probabilities for random forests and
+    decision trees, the raw margin (log-odds) for gradient boosting (a binary model gets two
+    classes ``[-v, v]``), the prediction for regressors. Missing values follow each split's
+    learned default direction. ``explain`` is pure (safe from many threads).
+    """
+
+    kind: ClassVar[str] = "tree"
+
+    def __init__(
+        self,
+        *,
+        model: OnnxModel,
+        arrays: dict[str, np.ndarray],
+        decision: str,
+        dtype: str,
+        binary_margin: bool,
+        **common: Any,
+    ) -> None:
+        super().__init__(model=model, **common)
+        self.arrays_ = {k: np.asarray(arrays[k]) for k in _ARRAYS}
+        if decision not in ("le", "lt") or dtype not in ("float32", "float64"):
+            raise ValueError("decision must be le|lt and dtype float32|float64")
+        self.decision, self.dtype, self.binary_margin = decision, dtype, bool(binary_margin)
+        a = self.arrays_
+        n_elem = len(a["elem_feature"])
+        leaf_of = np.repeat(np.arange(len(a["leaf_start"])), a["leaf_len"])
+        if len(leaf_of) != n_elem or (n_elem and a["elem_cond_start"].max() >= len(a["cond_node"])):
+            raise ValueError("inconsistent path arrays")
+        self._leaf_of = leaf_of
+        self._pos = np.arange(n_elem) - a["leaf_start"][leaf_of]
+        order = np.argsort(a["elem_feature"], kind="stable")
+        features = a["elem_feature"][order]
+        self._order = order
+        self._feature_starts = (
+            np.flatnonzero(np.r_[True, features[1:] != features[:-1]])
+            if n_elem
+            else np.zeros(0, dtype=np.int64)
+        )
+        self._feature_index = features[self._feature_starts] if n_elem else np.zeros(0, np.int64)
+        self._zero_missing = bool(a["node_zero_missing"].any())
+        depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
+        table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
+        self.uses_tables_ = depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
+        if self.uses_tables_ and n_elem:
+            self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
+            self._elem_base = start[leaf_of] + self._pos
+            self._pow2 = 2.0**self._pos
+            self._leaf_len_of = a["leaf_len"][leaf_of]
+        else:
+            self._t, self._w = _quadrature(depth)
+
+    # -- distill ------------------------------------------------------------------------
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        initialization_examples: Any = None,
+        *,
+        features: list[str] | None = None,
+        classes: list[Any] | None = None,
+        feature_perturbation: str = "tree_path_dependent",
+        threads: int = 1,
+    ) -> TreeScoringExplainer:
+        """Distill from a fitted tree ensemble (or a Pipeline ending in one).
+
+        Parameters
+        ----------
+        model : scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*,
+            XGBoost or LightGBM model (sklearn API or Booster).
+        initialization_examples : array-like of shape (n_rows, n_features), optional
+            Used to check the ONNX conversion; path-dependent values need no background.
+        features, classes : optional
+            As in :meth:`KernelScoringExplainer.from_model`.
+        feature_perturbation : {"tree_path_dependent"}
+            Interventional TreeSHAP against a background is not implemented yet.
+        """
+        from .._errors import InputError, UnsupportedModelError
+        from .._trees import extract, paths
+        from ._distill import prepare
+
+        if feature_perturbation != "tree_path_dependent":
+            raise UnsupportedModelError(
+                "only feature_perturbation='tree_path_dependent' is implemented"
+            )
+        ensemble = extract(model)
+        if initialization_examples is None:
+            initialization_examples = np.zeros((1, ensemble.n_features))
+        prep = prepare(
+            model, initialization_examples, features=features, classes=classes, threads=threads
+        )
+        if prep.X.shape[1] != ensemble.n_features:
+            raise InputError(
+                f"the model takes {ensemble.n_features} features, the examples "
+                f"have {prep.X.shape[1]}"
+            )
+        arrays = paths(ensemble)
+        expected = arrays.pop("expected")
+        if ensemble.binary_margin:
+            expected = np.array([-expected[0], expected[0]])
+        return cls(
+            model=prep.model,
+            arrays=arrays,
+            decision=ensemble.decision,
+            dtype=ensemble.dtype,
+            binary_margin=ensemble.binary_margin,
+            features=prep.features,
+            classes=prep.classes,
+            output_space=ensemble.output_space,
+            expected_values=expected,
+            allow_missing=True,
+            metadata=prep.metadata,
+        )
+
+    # -- run time -----------------------------------------------------------------------
+    def _on(self, X: np.ndarray) -> np.ndarray:
+        """Element on/off (n, n_elements): the row follows the path at that feature."""
+        a = self.arrays_
+        x = X.astype(np.float32 if self.dtype == "float32" else np.float64)
+        values = x[:, a["node_feature"]]
+        if self.decision == "le":
+            go_left = values <= a["node_threshold"]
+        else:
+            go_left = values < a["node_threshold"]
+        missing = np.isnan(values)
+        if self._zero_missing:
+            missing |= a["node_zero_missing"] & (np.abs(np.nan_to_num(values)) <= 1e-35)
+        go_left = np.where(missing, a["node_nan_left"], go_left)
+        follows = go_left[:, a["cond_node"]] == a["cond_left"]
+        return np.logical_and.reduceat(follows, a["elem_cond_start"], axis=1)
+
+    def _element_values(self, on: np.ndarray) -> np.ndarray:
+        """Each element's contribution before the leaf value, (n, n_elements)."""
+        a = self.arrays_
+        if self.uses_tables_:
+            pattern = np.add.reduceat(on * self._pow2, a["leaf_start"], axis=1).astype(np.int64)
+            return self._table[self._elem_base + pattern[:, self._leaf_of] * self._leaf_len_of]
+        z = a["elem_z"]
+        o = on.astype(np.float64)
+        factor = z[None, :, None] * (1 - self._t) + o[:, :, None] * self._t
+        whole = np.multiply.reduceat(factor, a["leaf_start"], axis=1)
+        return (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
+
+    def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
+        a = self.arrays_
+        leaf_value = a["leaf_value"]
+        k = leaf_value.shape[1]
+        values = np.zeros((len(X), self.n_features, k))
+        if len(a["elem_feature"]):
+            per_element = leaf_value[self._leaf_of]  # (E, K)
+            for start in range(0, len(X), ROW_CHUNK):
+                rows = slice(start, start + ROW_CHUNK)
+                s = self._element_values(self._on(X[rows]))[:, self._order]
+                for j in range(k):
+                    contrib = s * per_element[self._order, j]
+                    values[rows, self._feature_index, j] = np.add.reduceat(
+                        contrib, self._feature_starts, axis=1
+                    )
+        if self.binary_margin:
+            return np.concatenate([-values, values], axis=2)
+        return values
+
+    def margin(self, X: Any) -> np.ndarray:
+        """The explained output from the trees themselves, shape (n_rows, n_outputs)."""
+        values = self._attribute(self._check(X), None)
+        return values.sum(axis=1) + self._expected_values
+
+    # -- persistence --------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.arrays_)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"decision": self.decision, "dtype": self.dtype, "binary_margin": self.binary_margin}
+
+    @classmethod
+    def _array_shapes(
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+    ) -> dict[str, tuple[int | None, ...]]:
+        k = 1 if settings.get("binary_margin") else n_outputs
+        return {
+            "node_feature": (None,),
+            "node_threshold": (None,),
+            "node_nan_left": (None,),
+            "node_zero_missing": (None,),
+            "cond_node": (None,),
+            "cond_left": (None,),
+            "elem_cond_start": (None,),
+            "elem_feature": (None,),
+            "elem_z": (None,),
+            "leaf_start": (None,),
+            "leaf_len": (None,),
+            "leaf_value": (None, k),
+        }
+
+    @classmethod
+    def _restore(
+        cls, *, arrays: dict[str, np.ndarray], settings: dict[str, Any], common: dict[str, Any]
+    ) -> TreeScoringExplainer:
+        a = arrays
+        n_features = len(common["features"])
+        if len(a["node_feature"]) and (
+            a["node_feature"].min() < 0 or a["node_feature"].max() >= n_features
+        ):
+            raise ValueError("split features out of range")
+        for name, size in (("cond_node", len(a["node_feature"])), ("elem_feature", n_features)):
+            if len(a[name]) and (a[name].min() < 0 or a[name].max() >= size):
+                raise ValueError(f"{name} out of range")
+        if len(a["leaf_len"]) and (a["leaf_len"].min() < 1 or a["leaf_len"].max() > 64):
+            raise ValueError("leaf path lengths out of range")
+        return cls(
+            arrays=arrays,
+            decision=settings.get("decision", ""),
+            dtype=settings.get("dtype", ""),
+            binary_margin=bool(settings.get("binary_margin", False)),
+            **common,
+        )
