@@ -31,6 +31,8 @@ __all__ = ["TreeScoringExplainer"]
 #: and all tables together stay under MAX_TABLE_BYTES.
 MAX_TABLE_DEPTH = 14
 MAX_TABLE_BYTES = 512 * 2**20
+#: Largest (elements x features x outputs) matrix used to sum contributions per feature.
+MAX_DENSE_ENTRIES = 20_000_000
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
 ROW_CHUNK = 64
 
@@ -120,14 +122,22 @@ class TreeScoringExplainer(ScoringExplainer):
         )
         self._feature_index = features[self._feature_starts] if n_elem else np.zeros(0, np.int64)
         self._zero_missing = bool(a["node_zero_missing"].any())
+        # element contributions -> (feature, output) as one dense product while that
+        # matrix is small; else sums over each feature's elements
+        k = a["leaf_value"].shape[1]
+        self._to_features: np.ndarray | None = None
+        if n_elem * self.n_features * k <= MAX_DENSE_ENTRIES:
+            self._to_features = np.zeros((n_elem, self.n_features * k))
+            columns = a["elem_feature"][:, None] * k + np.arange(k)[None, :]
+            np.put_along_axis(self._to_features, columns, a["leaf_value"][leaf_of], axis=1)
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
         self.uses_tables_ = depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
             self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
-            self._elem_base = start[leaf_of] + self._pos
-            self._pow2 = 2.0**self._pos
-            self._leaf_len_of = a["leaf_len"][leaf_of]
+            self._index_dtype = np.int32 if len(self._table) < 2**31 else np.int64
+            self._elem_base = (start[leaf_of] + self._pos).astype(self._index_dtype)
+            self._pow2 = np.exp2(self._pos).astype(np.float32)  # patterns < 2**14: exact
         else:
             self._t, self._w = _quadrature(depth)
 
@@ -214,8 +224,9 @@ class TreeScoringExplainer(ScoringExplainer):
         """Each element's contribution before the leaf value, (n, n_elements)."""
         a = self.arrays_
         if self.uses_tables_:
-            pattern = np.add.reduceat(on * self._pow2, a["leaf_start"], axis=1).astype(np.int64)
-            return self._table[self._elem_base + pattern[:, self._leaf_of] * self._leaf_len_of]
+            pattern = np.add.reduceat(on * self._pow2, a["leaf_start"], axis=1)
+            offset = (pattern * a["leaf_len"]).astype(self._index_dtype)  # (n, leaves)
+            return self._table[offset[:, self._leaf_of] + self._elem_base]
         z = a["elem_z"]
         o = on.astype(np.float64)
         factor = z[None, :, None] * (1 - self._t) + o[:, :, None] * self._t
@@ -223,20 +234,23 @@ class TreeScoringExplainer(ScoringExplainer):
         return (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
-        a = self.arrays_
-        leaf_value = a["leaf_value"]
-        k = leaf_value.shape[1]
-        values = np.zeros((len(X), self.n_features, k))
-        if len(a["elem_feature"]):
-            per_element = leaf_value[self._leaf_of]  # (E, K)
+        k = self.arrays_["leaf_value"].shape[1]
+        values = np.zeros((len(X), self.n_features * k))
+        if len(self.arrays_["elem_feature"]):
             for start in range(0, len(X), ROW_CHUNK):
                 rows = slice(start, start + ROW_CHUNK)
-                s = self._element_values(self._on(X[rows]))[:, self._order]
+                contributions = self._element_values(self._on(X[rows]))
+                if self._to_features is not None:
+                    values[rows] = contributions @ self._to_features
+                    continue
+                sorted_contributions = contributions[:, self._order]
+                per_element = self.arrays_["leaf_value"][self._leaf_of][self._order]
                 for j in range(k):
-                    contrib = s * per_element[self._order, j]
-                    values[rows, self._feature_index, j] = np.add.reduceat(
-                        contrib, self._feature_starts, axis=1
+                    summed = np.add.reduceat(
+                        sorted_contributions * per_element[:, j], self._feature_starts, axis=1
                     )
+                    values[rows, self._feature_index * k + j] = summed
+        values = values.reshape(len(X), self.n_features, k)
         if self.binary_margin:
             return np.concatenate([-values, values], axis=2)
         return values
