@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
 	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python bench/kernel.py
+	$(BIN)/python bench/tree.py
 	$(BIN)/python bench/service.py
 
 clean:
