@@ -297,8 +297,10 @@ def _read_arrays(data: bytes, shapes: dict[str, tuple[int | None, ...]]) -> dict
                 f"{tuple('any' if w is None else w for w in want)}",
             )
             if array.dtype.kind == "f":
+                # background rows may hold missing values (NaN) for models that take them
+                finite = ~np.isinf(array) if name == "background" else np.isfinite(array)
                 _require(
-                    bool(np.all(np.isfinite(array))),
+                    bool(np.all(finite)),
                     ARRAYS,
                     f"member {name!r} holds non-finite values",
                 )

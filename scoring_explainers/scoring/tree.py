@@ -33,6 +33,8 @@ MAX_TABLE_DEPTH = 14
 MAX_TABLE_BYTES = 512 * 2**20
 #: Largest (elements x features x outputs) matrix used to sum contributions per feature.
 MAX_DENSE_ENTRIES = 20_000_000
+#: (rows x background rows x path elements) per interventional pass (bounds memory).
+INTERVENTIONAL_CELLS = 4_000_000
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
 ROW_CHUNK = 64
 
@@ -98,6 +100,7 @@ class TreeScoringExplainer(ScoringExplainer):
         decision: str,
         dtype: str,
         binary_margin: bool,
+        background: np.ndarray | None = None,
         **common: Any,
     ) -> None:
         super().__init__(model=model, **common)
@@ -132,13 +135,25 @@ class TreeScoringExplainer(ScoringExplainer):
             np.put_along_axis(self._to_features, columns, a["leaf_value"][leaf_of], axis=1)
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
-        self.uses_tables_ = depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
+        self.background_ = None if background is None else np.asarray(background, np.float64)
+        if self.background_ is not None:  # interventional: no tables, a background instead
+            self.uses_tables_ = False
+            self._on_background = self._on(self.background_)
+            counts = np.arange(depth + 1)
+            from math import factorial
+
+            f = np.array([float(factorial(int(c))) for c in range(2 * depth + 2)])
+            a, b = np.meshgrid(counts, counts, indexing="ij")
+            self._w_in = np.where(a >= 1, f[np.maximum(a - 1, 0)] * f[b] / f[a + b], 0.0)
+            self._w_out = np.where(b >= 1, -f[a] * f[np.maximum(b - 1, 0)] / f[a + b], 0.0)
+            depth = -1  # skip the tables below
+        self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
             self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
             self._index_dtype = np.int32 if len(self._table) < 2**31 else np.int64
             self._elem_base = (start[leaf_of] + self._pos).astype(self._index_dtype)
             self._pow2 = np.exp2(self._pos).astype(np.float32)  # patterns < 2**14: exact
-        else:
+        elif self.background_ is None:
             self._t, self._w = _quadrature(depth)
 
     # -- distill ------------------------------------------------------------------------
@@ -160,19 +175,28 @@ class TreeScoringExplainer(ScoringExplainer):
         model : scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*,
             XGBoost or LightGBM model (sklearn API or Booster).
         initialization_examples : array-like of shape (n_rows, n_features), optional
-            Used to check the ONNX conversion; path-dependent values need no background.
+            Used to check the ONNX conversion; the background for ``"interventional"``
+            (every row is used: the cost per explained row grows with it).
         features, classes : optional
             As in :meth:`KernelScoringExplainer.from_model`.
-        feature_perturbation : {"tree_path_dependent"}
-            Interventional TreeSHAP against a background is not implemented yet.
+        feature_perturbation : {"tree_path_dependent", "interventional"}
+            Path-dependent (shap's default, no background, cover-weighted) or
+            interventional (exact Shapley values of ``E_b[f(x_S, b_notS)]`` over the
+            background rows, as ``shap.TreeExplainer(model, data,
+            feature_perturbation="interventional")``).
         """
         from .._errors import InputError, UnsupportedModelError
         from .._trees import extract, paths
         from ._distill import prepare
 
-        if feature_perturbation != "tree_path_dependent":
+        if feature_perturbation not in ("tree_path_dependent", "interventional"):
             raise UnsupportedModelError(
-                "only feature_perturbation='tree_path_dependent' is implemented"
+                "feature_perturbation must be 'tree_path_dependent' or 'interventional'"
+            )
+        interventional = feature_perturbation == "interventional"
+        if interventional and initialization_examples is None:
+            raise InputError(
+                "interventional TreeSHAP needs initialization_examples (the background)"
             )
         ensemble = extract(model)
         if initialization_examples is None:
@@ -187,6 +211,12 @@ class TreeScoringExplainer(ScoringExplainer):
             )
         arrays = paths(ensemble)
         expected = arrays.pop("expected")
+        background = None
+        if interventional:
+            from .._trees import _tree_sum
+
+            background = prep.X
+            expected = (_tree_sum(ensemble, background) + ensemble.base).mean(axis=0)
         if ensemble.binary_margin:
             expected = np.array([-expected[0], expected[0]])
         return cls(
@@ -195,6 +225,7 @@ class TreeScoringExplainer(ScoringExplainer):
             decision=ensemble.decision,
             dtype=ensemble.dtype,
             binary_margin=ensemble.binary_margin,
+            background=background,
             features=prep.features,
             classes=prep.classes,
             output_space=ensemble.output_space,
@@ -233,13 +264,43 @@ class TreeScoringExplainer(ScoringExplainer):
         whole = np.multiply.reduceat(factor, a["leaf_start"], axis=1)
         return (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
 
+    def _interventional(self, on: np.ndarray) -> np.ndarray:
+        """Element contributions averaged over the background, (n, n_elements).
+
+        For a row x and a background row b, a leaf is reached by the hybrid row
+        (x on S, b elsewhere) iff every feature where only x follows the path is in S and
+        every feature where only b follows it is not; the Shapley values of that game are
+        (a-1)! b! / (a+b)! for the a features of the first kind and -a! (b-1)! / (a+b)! for
+        the b of the second.
+        """
+        starts = self.arrays_["leaf_start"]
+        x = on[:, None, :]
+        b = self._on_background[None, :, :]
+        only_x = x & ~b
+        only_b = ~x & b
+        n_x = np.add.reduceat(only_x, starts, axis=2)
+        n_b = np.add.reduceat(only_b, starts, axis=2)
+        alive = ~np.logical_or.reduceat(~(x | b), starts, axis=2)
+        w_in = np.where(alive, self._w_in[n_x, n_b], 0.0)[:, :, self._leaf_of]
+        w_out = np.where(alive, self._w_out[n_x, n_b], 0.0)[:, :, self._leaf_of]
+        return (only_x * w_in + only_b * w_out).mean(axis=1)
+
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         k = self.arrays_["leaf_value"].shape[1]
         values = np.zeros((len(X), self.n_features * k))
         if len(self.arrays_["elem_feature"]):
-            for start in range(0, len(X), ROW_CHUNK):
-                rows = slice(start, start + ROW_CHUNK)
-                contributions = self._element_values(self._on(X[rows]))
+            step = ROW_CHUNK
+            if self.background_ is not None:
+                cells = len(self.background_) * len(self._leaf_of)
+                step = max(1, INTERVENTIONAL_CELLS // max(1, cells))
+            for start in range(0, len(X), step):
+                rows = slice(start, start + step)
+                on = self._on(X[rows])
+                contributions = (
+                    self._interventional(on)
+                    if self.background_ is not None
+                    else self._element_values(on)
+                )
                 if self._to_features is not None:
                     values[rows] = contributions @ self._to_features
                     continue
@@ -262,10 +323,20 @@ class TreeScoringExplainer(ScoringExplainer):
 
     # -- persistence --------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
-        return dict(self.arrays_)
+        arrays = dict(self.arrays_)
+        if self.background_ is not None:
+            arrays["background"] = self.background_
+        return arrays
 
     def _settings(self) -> dict[str, Any]:
-        return {"decision": self.decision, "dtype": self.dtype, "binary_margin": self.binary_margin}
+        return {
+            "decision": self.decision,
+            "dtype": self.dtype,
+            "binary_margin": self.binary_margin,
+            "feature_perturbation": (
+                "tree_path_dependent" if self.background_ is None else "interventional"
+            ),
+        }
 
     @classmethod
     def _array_shapes(
@@ -285,6 +356,11 @@ class TreeScoringExplainer(ScoringExplainer):
             "leaf_start": (None,),
             "leaf_len": (None,),
             "leaf_value": (None, k),
+            **(
+                {"background": (None, n_features)}
+                if settings.get("feature_perturbation") == "interventional"
+                else {}
+            ),
         }
 
     @classmethod
@@ -307,5 +383,6 @@ class TreeScoringExplainer(ScoringExplainer):
             decision=settings.get("decision", ""),
             dtype=settings.get("dtype", ""),
             binary_margin=bool(settings.get("binary_margin", False)),
+            background=arrays.get("background"),
             **common,
         )

@@ -217,3 +217,36 @@ def test_unsupported_model_is_named():
     X, y = _data("binary")
     with pytest.raises(UnsupportedModelError, match="LogisticRegression is not a supported tree"):
         TreeScoringExplainer.from_model(LogisticRegression().fit(X, y), X)
+
+
+@pytest.mark.parametrize(
+    "name", ["rf-binary", "gb-binary", "xgb-binary-nan", "lgbm-regression", "xgb-multiclass"]
+)
+def test_interventional_matches_shap(name, tmp_path):
+    import shap
+
+    make, kind, nan = CASES[name]
+    X, y = _data(kind, nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X[:500], y[:500])
+        background = X[:40]
+        explainer = TreeScoringExplainer.from_model(
+            model, background, feature_perturbation="interventional"
+        )
+        reference = shap.TreeExplainer(model, background, feature_perturbation="interventional")
+        rows = X[500:530]
+        expected = _shap_layout(reference.shap_values(rows), 0)
+    result = explainer.score(rows)
+    values = result.local_importance_values
+    scale = max(1.0, float(np.abs(values).max()))
+    ours = values[1] if values.ndim == 3 and expected.ndim == 2 else values
+    np.testing.assert_allclose(ours, expected, atol=1e-6 * scale)
+    # additive: values + expected value = the output, the trees' own margin
+    shape = (-1, 1) if values.ndim == 3 else ()
+    path = TreeScoringExplainer.from_model(model, background)
+    margin = path.explain(rows).sum(-1) + np.reshape(path.expected_values, shape)
+    total = values.sum(-1) + np.reshape(result.expected_values, shape)
+    np.testing.assert_allclose(total, margin, atol=1e-9 * scale)
+    restored = load(save(explainer, tmp_path / "interventional"))
+    np.testing.assert_array_equal(restored.explain(rows), explainer.explain(rows))
