@@ -143,9 +143,13 @@ class TreeScoringExplainer(ScoringExplainer):
             from math import factorial
 
             f = np.array([float(factorial(int(c))) for c in range(2 * depth + 2)])
-            a, b = np.meshgrid(counts, counts, indexing="ij")
-            self._w_in = np.where(a >= 1, f[np.maximum(a - 1, 0)] * f[b] / f[a + b], 0.0)
-            self._w_out = np.where(b >= 1, -f[a] * f[np.maximum(b - 1, 0)] / f[a + b], 0.0)
+            n_in, n_out = np.meshgrid(counts, counts, indexing="ij")
+            self._w_in = np.where(
+                n_in >= 1, f[np.maximum(n_in - 1, 0)] * f[n_out] / f[n_in + n_out], 0.0
+            )
+            self._w_out = np.where(
+                n_out >= 1, -f[n_in] * f[np.maximum(n_out - 1, 0)] / f[n_in + n_out], 0.0
+            )
             depth = -1  # skip the tables below
         self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
