@@ -155,3 +155,32 @@ def test_api_key_from_a_file_secret_is_stripped():
 
     with pytest.raises(ValueError, match="only whitespace"):
         Settings.from_env({"SCORING_API_KEY": " \n"})
+
+
+def test_tree_artifact(tmp_path, small_classification):
+    import lightgbm
+
+    from scoring_explainers.scoring import TreeScoringExplainer, save
+
+    X, y = small_classification
+    model = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1).fit(X, y)
+    save(TreeScoringExplainer.from_model(model, X), tmp_path / "lgbm")
+    server = start_server(tmp_path / "lgbm", tmp_path)
+    try:
+        rows = X[:3].copy()
+        rows[0, 1] = np.nan  # LightGBM learned where missing values go
+        body = [[None if np.isnan(v) else v for v in row] for row in rows.tolist()]
+        response = httpx.post(
+            server.url + "/score",
+            content=json.dumps({"data": body}),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        want = load(tmp_path / "lgbm").score(rows)
+        np.testing.assert_array_equal(
+            np.array(response.json()["local_importance_values"]), want.local_importance_values
+        )
+        assert response.json()["method"] == "tree"
+        assert response.json()["output_space"] == "log_odds"
+    finally:
+        server.stop()
