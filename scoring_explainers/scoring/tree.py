@@ -136,9 +136,26 @@ class TreeScoringExplainer(ScoringExplainer):
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
         self.background_ = None if background is None else np.asarray(background, np.float64)
+        if self.background_ is not None and depth > 30:
+            raise ValueError("interventional TreeSHAP takes paths of at most 30 features")
         if self.background_ is not None:  # interventional: no tables, a background instead
             self.uses_tables_ = False
-            self._on_background = self._on(self.background_)
+            on_background = self._on(self.background_)  # (B, E)
+            positions = np.arange(len(leaf_of)) - a["leaf_start"][leaf_of]
+            weights = (1 << positions).astype(np.int64)
+            self._background_pattern = np.add.reduceat(
+                on_background * weights, a["leaf_start"], axis=1
+            ).astype(np.int32)  # (B, L)
+            self._full_pattern = ((1 << a["leaf_len"]) - 1).astype(np.int32)
+            width = int(a["leaf_len"].max())
+            # bits[l, p, b]: background row b follows leaf l's path at its p-th feature
+            self._background_bits = np.zeros((len(a["leaf_len"]), width, len(self.background_)))
+            self._background_bits[leaf_of, positions, :] = on_background.T
+            self._element_slot = leaf_of * width + positions
+            self._background_pattern_t = np.ascontiguousarray(self._background_pattern.T)[
+                :, :, None
+            ]
+            self._pattern_weights = weights
             counts = np.arange(depth + 1)
             from math import factorial
 
@@ -150,6 +167,11 @@ class TreeScoringExplainer(ScoringExplainer):
             self._w_out = np.where(
                 n_out >= 1, -f[n_in] * f[np.maximum(n_out - 1, 0)] / f[n_in + n_out], 0.0
             )
+            # flat weight tables indexed by n_x * stride + n_b, with a zero slot for dead leaves
+            self._count_stride = depth + 1
+            self._dead_slot = (depth + 1) * (depth + 1)
+            self._w_in_flat = np.append(self._w_in.reshape(-1), 0.0)
+            self._w_out_flat = np.append(self._w_out.reshape(-1), 0.0)
             depth = -1  # skip the tables below
         self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
@@ -275,19 +297,30 @@ class TreeScoringExplainer(ScoringExplainer):
         (x on S, b elsewhere) iff every feature where only x follows the path is in S and
         every feature where only b follows it is not; the Shapley values of that game are
         (a-1)! b! / (a+b)! for the a features of the first kind and -a! (b-1)! / (a+b)! for
-        the b of the second.
+        the b of the second. Per (row, background row, leaf) only the counts matter, taken
+        from bit patterns; the per-feature sums over the background are one batched product.
         """
         starts = self.arrays_["leaf_start"]
-        x = on[:, None, :]
-        b = self._on_background[None, :, :]
-        only_x = x & ~b
-        only_b = ~x & b
-        n_x = np.add.reduceat(only_x, starts, axis=2)
-        n_b = np.add.reduceat(only_b, starts, axis=2)
-        alive = ~np.logical_or.reduceat(~(x | b), starts, axis=2)
-        w_in = np.where(alive, self._w_in[n_x, n_b], 0.0)[:, :, self._leaf_of]
-        w_out = np.where(alive, self._w_out[n_x, n_b], 0.0)[:, :, self._leaf_of]
-        return (only_x * w_in + only_b * w_out).mean(axis=1)
+        n_background = self._background_bits.shape[2]
+        x_pattern = np.add.reduceat(on * self._pattern_weights, starts, axis=1).astype(np.int32)
+        # leaf-major layout (L, B, n): the product below then needs no copy
+        px = np.ascontiguousarray(x_pattern.T)[:, None, :]  # (L, 1, n)
+        pb = self._background_pattern_t  # (L, B, 1)
+        full = self._full_pattern[:, None, None]
+        counts = np.bitwise_count(px & ~pb).astype(np.int32) * self._count_stride
+        counts += np.bitwise_count(~px & pb & full)
+        # a leaf no hybrid row reaches (a feature where neither follows) weighs nothing
+        counts[(~(px | pb) & full) != 0] = self._dead_slot
+        w_in = self._w_in_flat[counts]  # (L, B, n)
+        w_out = self._w_out_flat[counts]
+        bits = self._background_bits  # (L, width, B)
+        in_with_bit = np.matmul(bits, w_in)  # (L, width, n): sums over b of bit * weight
+        out_with_bit = np.matmul(bits, w_out)
+        in_total = w_in.sum(axis=1)  # (L, n)
+        slot = self._element_slot
+        in_x = in_total[self._leaf_of] - in_with_bit.reshape(-1, len(on))[slot]  # b off, x on
+        out_b = out_with_bit.reshape(-1, len(on))[slot]  # b on, x off
+        return np.where(on.T, in_x, out_b).T / n_background
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         k = self.arrays_["leaf_value"].shape[1]
@@ -295,7 +328,7 @@ class TreeScoringExplainer(ScoringExplainer):
         if len(self.arrays_["elem_feature"]):
             step = ROW_CHUNK
             if self.background_ is not None:
-                cells = len(self.background_) * len(self._leaf_of)
+                cells = len(self.background_) * len(self.arrays_["leaf_len"])
                 step = max(1, INTERVENTIONAL_CELLS // max(1, cells))
             for start in range(0, len(X), step):
                 rows = slice(start, start + step)
