@@ -35,6 +35,8 @@ MAX_TABLE_BYTES = 512 * 2**20
 MAX_DENSE_ENTRIES = 20_000_000
 #: (rows x background rows x path elements) per interventional pass (bounds memory).
 INTERVENTIONAL_CELLS = 4_000_000
+#: Up to this many rows, contributions are scatter-added per feature instead of multiplied.
+FEW_ROWS = 4
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
 ROW_CHUNK = 64
 
@@ -128,6 +130,7 @@ class TreeScoringExplainer(ScoringExplainer):
         # element contributions -> (feature, output) as one dense product while that
         # matrix is small; else sums over each feature's elements
         k = a["leaf_value"].shape[1]
+        self._element_leaf_value = a["leaf_value"][leaf_of]  # (E, K)
         self._to_features: np.ndarray | None = None
         if n_elem * self.n_features * k <= MAX_DENSE_ENTRIES:
             self._to_features = np.zeros((n_elem, self.n_features * k))
@@ -338,6 +341,17 @@ class TreeScoringExplainer(ScoringExplainer):
                     if self.background_ is not None
                     else self._element_values(on)
                 )
+                if len(contributions) <= FEW_ROWS:
+                    # a product would read the whole (elements x features) matrix for a
+                    # row or two; scatter-adding each element into its feature is cheaper
+                    for i, row in enumerate(contributions, start=start):
+                        for j in range(k):
+                            values[i, j::k] = np.bincount(
+                                self.arrays_["elem_feature"],
+                                weights=row * self._element_leaf_value[:, j],
+                                minlength=self.n_features,
+                            )
+                    continue
                 if self._to_features is not None:
                     values[rows] = contributions @ self._to_features
                     continue

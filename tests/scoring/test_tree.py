@@ -250,3 +250,11 @@ def test_interventional_matches_shap(name, tmp_path):
     np.testing.assert_allclose(total, margin, atol=1e-9 * scale)
     restored = load(save(explainer, tmp_path / "interventional"))
     np.testing.assert_array_equal(restored.explain(rows), explainer.explain(rows))
+
+
+def test_single_rows_equal_the_batch(case):
+    _, _, explainer, rows = case
+    batch = explainer.explain(rows[:6])
+    for i in range(6):
+        alone = explainer.explain(rows[i : i + 1])
+        np.testing.assert_allclose(alone[..., 0, :], batch[..., i, :], atol=1e-12, rtol=1e-12)
