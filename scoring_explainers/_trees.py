@@ -52,6 +52,33 @@ class Ensemble:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+def _boosted(
+    trees: list[Tree],
+    k: int,
+    decision: Literal["le", "lt"],
+    dtype: Literal["float32", "float64"],
+    classifier: bool,
+    n_features: int,
+    raw_margin: Any,
+) -> Ensemble:
+    """A boosted ensemble whose base offset is read off the model itself:
+    ``raw_margin(zero row) - sum of the trees at the zero row``."""
+    ensemble = Ensemble(
+        trees,
+        np.zeros(k),
+        decision,
+        dtype,
+        "classification" if classifier else "regression",
+        "log_odds" if classifier else "raw",
+        binary_margin=classifier and k == 1,
+        n_features=n_features,
+    )
+    probe = np.zeros((1, n_features), dtype=np.float32 if dtype == "float32" else np.float64)
+    margin = np.atleast_1d(np.asarray(raw_margin(probe), dtype=np.float64).reshape(-1))
+    ensemble.base = margin - _tree_sum(ensemble, probe)[0]
+    return ensemble
+
+
 def _sklearn_tree(tree: Any, scale: float, outputs: str) -> Tree:
     t = tree.tree_
     value = t.value[:, 0, :] if outputs == "proba" else t.value[:, :, 0]
@@ -106,30 +133,14 @@ def _sklearn(model: Any) -> Ensemble:
                 tree.value = value
                 trees.append(tree)
         classifier = name.endswith("Classifier")
-        ensemble = Ensemble(
-            trees,
-            np.zeros(k),
-            "le",
-            "float32",
-            "classification" if classifier else "regression",
-            "log_odds" if classifier else "raw",
-            binary_margin=classifier and k == 1,
-            n_features=n_features,
-        )
-        probe = np.zeros((1, n_features))
-        raw = model.decision_function(probe) if classifier else model.predict(probe)
-        ensemble.base = (
-            np.atleast_1d(np.asarray(raw, dtype=np.float64).reshape(-1))
-            - _tree_sum(ensemble, probe)[0]
-        )
-        return ensemble
+        raw = model.decision_function if classifier else model.predict
+        return _boosted(trees, k, "le", "float32", classifier, n_features, raw)
     raise UnsupportedModelError(f"{name} is not a supported tree model")
 
 
 def _xgboost(model: Any) -> Ensemble:
     booster = model.get_booster() if hasattr(model, "get_booster") else model
-    raw = json.loads(booster.save_raw(raw_format="json"))
-    learner = raw["learner"]
+    learner = json.loads(booster.save_raw(raw_format="json"))["learner"]
     gbm = learner["gradient_booster"]
     if gbm.get("name") != "gbtree":
         raise UnsupportedModelError(f"XGBoost booster {gbm.get('name')!r} is not a tree model")
@@ -158,22 +169,12 @@ def _xgboost(model: Any) -> Ensemble:
         )
     classifier = objective.startswith(("binary:", "multi:"))
     n_features = int(learner["learner_model_param"]["num_feature"])
-    ensemble = Ensemble(
-        trees,
-        np.zeros(k),
-        "lt",
-        "float32",
-        "classification" if classifier else "regression",
-        "log_odds" if classifier else "raw",
-        binary_margin=classifier and k == 1,
-        n_features=n_features,
-    )
     import xgboost
 
-    probe = np.zeros((1, n_features), dtype=np.float32)
-    margin = booster.predict(xgboost.DMatrix(probe), output_margin=True)
-    ensemble.base = np.asarray(margin, dtype=np.float64).reshape(-1) - _tree_sum(ensemble, probe)[0]
-    return ensemble
+    def margin(probe: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.predict(xgboost.DMatrix(probe), output_margin=True))
+
+    return _boosted(trees, k, "lt", "float32", classifier, n_features, margin)
 
 
 def _lightgbm_nodes(root: dict[str, Any]) -> list[dict[str, Any]]:
@@ -242,20 +243,11 @@ def _lightgbm(model: Any) -> Ensemble:
         )
     classifier = objective.startswith(("binary", "multiclass"))
     n_features = int(dump["max_feature_idx"]) + 1
-    ensemble = Ensemble(
-        trees,
-        np.zeros(k),
-        "le",
-        "float64",
-        "classification" if classifier else "regression",
-        "log_odds" if classifier else "raw",
-        binary_margin=classifier and k == 1,
-        n_features=n_features,
-    )
-    probe = np.zeros((1, n_features))
-    margin = booster.predict(probe, raw_score=True)
-    ensemble.base = np.asarray(margin, dtype=np.float64).reshape(-1) - _tree_sum(ensemble, probe)[0]
-    return ensemble
+
+    def margin(probe: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.predict(probe, raw_score=True))
+
+    return _boosted(trees, k, "le", "float64", classifier, n_features, margin)
 
 
 def _go_left(tree: Tree, x: np.ndarray, decision: str) -> np.ndarray:
