@@ -94,10 +94,6 @@ def _value(v: Any, feature: str, row: int) -> float:
     return float(v)
 
 
-def _check_names(names: Sequence[str], features: Sequence[str], where: str) -> None:
-    check_names(names, features, what="features", where=where)
-
-
 def _records(records: list[Any], features: Sequence[str], max_rows: int) -> np.ndarray:
     _check_count(len(records), max_rows)
     out = np.empty((len(records), len(features)))
@@ -105,7 +101,7 @@ def _records(records: list[Any], features: Sequence[str], max_rows: int) -> np.n
         if not isinstance(record, dict):
             raise InputError(f"record {i} is not an object of feature: value pairs")
         if len(record) != len(features) or any(f not in record for f in features):
-            _check_names(list(record), features, f"record {i}")
+            check_names(list(record), features, what="features", where=f"record {i}")
         for j, name in enumerate(features):
             out[i, j] = _value(record[name], name, i)
     return out
@@ -113,7 +109,7 @@ def _records(records: list[Any], features: Sequence[str], max_rows: int) -> np.n
 
 def _columns(table: dict[str, Any], features: Sequence[str], max_rows: int) -> np.ndarray:
     """pandas ``orient="columns"``: {feature: {row label: value}}."""
-    _check_names(list(table), features, "columns")
+    check_names(list(table), features, what="features", where="columns")
     labels = list(table[features[0]])
     _check_count(len(labels), max_rows)
     out = np.empty((len(labels), len(features)))
@@ -145,7 +141,7 @@ def rows_from_payload(payload: Any, features: Sequence[str], *, max_rows: int) -
             if not isinstance(columns, list) or not isinstance(data, list):
                 raise InputError("split orientation needs 'columns' and 'data' lists")
             _check_count(len(data), max_rows)
-            _check_names([str(c) for c in columns], features, "columns")
+            check_names([str(c) for c in columns], features, what="features", where="columns")
             matrix = _numbers(data, len(columns))
             order = [[str(c) for c in columns].index(f) for f in features]
             return matrix[:, order]

@@ -117,15 +117,6 @@ class TreeScoringExplainer(ScoringExplainer):
             raise ValueError("inconsistent path arrays")
         self._leaf_of = leaf_of
         self._pos = np.arange(n_elem) - a["leaf_start"][leaf_of]
-        order = np.argsort(a["elem_feature"], kind="stable")
-        features = a["elem_feature"][order]
-        self._order = order
-        self._feature_starts = (
-            np.flatnonzero(np.r_[True, features[1:] != features[:-1]])
-            if n_elem
-            else np.zeros(0, dtype=np.int64)
-        )
-        self._feature_index = features[self._feature_starts] if n_elem else np.zeros(0, np.int64)
         self._zero_missing = bool(a["node_zero_missing"].any())
         # element contributions -> (feature, output) as one dense product while that
         # matrix is small; else sums over each feature's elements
@@ -164,17 +155,15 @@ class TreeScoringExplainer(ScoringExplainer):
 
             f = np.array([float(factorial(int(c))) for c in range(2 * depth + 2)])
             n_in, n_out = np.meshgrid(counts, counts, indexing="ij")
-            self._w_in = np.where(
-                n_in >= 1, f[np.maximum(n_in - 1, 0)] * f[n_out] / f[n_in + n_out], 0.0
-            )
-            self._w_out = np.where(
+            w_in = np.where(n_in >= 1, f[np.maximum(n_in - 1, 0)] * f[n_out] / f[n_in + n_out], 0.0)
+            w_out = np.where(
                 n_out >= 1, -f[n_in] * f[np.maximum(n_out - 1, 0)] / f[n_in + n_out], 0.0
             )
             # flat weight tables indexed by n_x * stride + n_b, with a zero slot for dead leaves
             self._count_stride = depth + 1
             self._dead_slot = (depth + 1) * (depth + 1)
-            self._w_in_flat = np.append(self._w_in.reshape(-1), 0.0)
-            self._w_out_flat = np.append(self._w_out.reshape(-1), 0.0)
+            self._w_in_flat = np.append(w_in.reshape(-1), 0.0)
+            self._w_out_flat = np.append(w_out.reshape(-1), 0.0)
             depth = -1  # skip the tables below
         self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
@@ -341,31 +330,31 @@ class TreeScoringExplainer(ScoringExplainer):
                     if self.background_ is not None
                     else self._element_values(on)
                 )
-                if len(contributions) <= FEW_ROWS:
-                    # a product would read the whole (elements x features) matrix for a
-                    # row or two; scatter-adding each element into its feature is cheaper
-                    for i, row in enumerate(contributions, start=start):
-                        for j in range(k):
-                            values[i, j::k] = np.bincount(
-                                self.arrays_["elem_feature"],
-                                weights=row * self._element_leaf_value[:, j],
-                                minlength=self.n_features,
-                            )
-                    continue
-                if self._to_features is not None:
+                if self._to_features is not None and len(contributions) > FEW_ROWS:
                     values[rows] = contributions @ self._to_features
-                    continue
-                sorted_contributions = contributions[:, self._order]
-                per_element = self.arrays_["leaf_value"][self._leaf_of][self._order]
-                for j in range(k):
-                    summed = np.add.reduceat(
-                        sorted_contributions * per_element[:, j], self._feature_starts, axis=1
-                    )
-                    values[rows, self._feature_index * k + j] = summed
+                else:
+                    values[rows] = self._scatter(contributions)
         values = values.reshape(len(X), self.n_features, k)
         if self.binary_margin:
             return np.concatenate([-values, values], axis=2)
         return values
+
+    def _scatter(self, contributions: np.ndarray) -> np.ndarray:
+        """Element contributions (r, E) added into their features: (r, n_features * K).
+
+        Used for one or two rows (the dense product would read the whole matrix per row)
+        and for ensembles too large for that matrix.
+        """
+        k = self._element_leaf_value.shape[1]
+        out = np.empty((len(contributions), self.n_features * k))
+        for i, row in enumerate(contributions):
+            for j in range(k):
+                out[i, j::k] = np.bincount(
+                    self.arrays_["elem_feature"],
+                    weights=row * self._element_leaf_value[:, j],
+                    minlength=self.n_features,
+                )
+        return out
 
     def margin(self, X: Any) -> np.ndarray:
         """The explained output from the trees themselves, shape (n_rows, n_outputs)."""

@@ -258,3 +258,10 @@ def test_single_rows_equal_the_batch(case):
     for i in range(6):
         alone = explainer.explain(rows[i : i + 1])
         np.testing.assert_allclose(alone[..., 0, :], batch[..., i, :], atol=1e-12, rtol=1e-12)
+
+
+def test_scatter_path_equals_the_dense_product(case, tmp_path):
+    _, _, explainer, rows = case
+    large = load(save(explainer, tmp_path / "copy"))
+    large._to_features = None  # as for an ensemble too large for the dense matrix
+    np.testing.assert_allclose(large.explain(rows), explainer.explain(rows), atol=1e-12, rtol=1e-12)
