@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 ## Lint and run the tests.
 test: $(STAMP)
+	bash scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scoring_explainers service loadtest
 	$(BIN)/mypy
