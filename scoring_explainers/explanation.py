@@ -1,0 +1,517 @@
+"""Explanations: global and local feature importances with the familiar getters.
+
+One definition of global importance whatever made the explanation: the mean absolute local
+value per feature and class over the explained rows (``per_class_values``), then the mean
+over classes (``global_importance_values``); for regression the mean absolute local value.
+Permutation importance (``method="pfi"``) is global only and carries its own values.
+
+Layouts follow interpret-community: ``local_importance_values`` is
+``(n_classes, n_rows, n_features)`` for classification and ``(n_rows, n_features)`` for
+regression. Every value a getter returns is JSON-native (lists, floats, ints, str), and
+``to_json`` / ``from_json`` round-trip losslessly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ._errors import InputError
+
+__all__ = [
+    "GlobalExplanation",
+    "LocalExplanation",
+    "global_from_local",
+    "load_explanation",
+    "save_explanation",
+]
+
+ModelTask = Literal["classification", "regression"]
+#: Version of the JSON form written by :meth:`LocalExplanation.to_json`.
+JSON_VERSION = 1
+
+
+def _native(value: Any) -> Any:
+    """Plain Python (JSON-native) copy of numpy values, arrays and containers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_native(v) for v in value]
+    return value
+
+
+def _ranked(values: np.ndarray, top_k: int | None) -> np.ndarray:
+    """Indices that sort the last axis by value, descending (stable), cut to ``top_k``."""
+    if top_k is not None and top_k < 1:
+        raise InputError(f"top_k must be a positive integer, got {top_k}")
+    order = np.argsort(-values, axis=-1, kind="stable")
+    return order if top_k is None else order[..., :top_k]
+
+
+def _finite(name: str, array: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name} holds non-finite values")
+    return array
+
+
+class LocalExplanation:
+    """Local importances of a set of rows.
+
+    Parameters
+    ----------
+    local_importance_values : array-like
+        ``(n_classes, n_rows, n_features)`` for classification, ``(n_rows, n_features)``
+        for regression.
+    features : list of str
+        Names of the explained features (raw or engineered, see ``is_raw``).
+    classes : list, optional
+        Class labels (classification).
+    expected_values : array-like or float, optional
+        Expected output per class (classification) or the expected prediction.
+    method : str
+        What computed the values, e.g. ``"shap.tree"``, ``"shap.kernel"``,
+        ``"mimic.lightgbm"``.
+    model_task : {"classification", "regression"}
+    is_raw : bool, default=False
+        Whether ``features`` are the raw features (before ``transformations``).
+    eval_data : array-like of shape (n_rows, n_features), optional
+        The explained rows (raw data when ``is_raw``).
+    eval_y_predicted, eval_y_predicted_proba : array-like, optional
+        The model's predictions (and class probabilities) for the explained rows.
+    metadata : dict, optional
+        Anything else worth keeping (fidelity of a surrogate, the chosen explainer and why).
+    """
+
+    kind = "local"
+
+    def __init__(
+        self,
+        *,
+        local_importance_values: Any,
+        features: list[str],
+        classes: list[Any] | None = None,
+        expected_values: Any = None,
+        method: str,
+        model_task: ModelTask,
+        is_raw: bool = False,
+        eval_data: Any = None,
+        eval_y_predicted: Any = None,
+        eval_y_predicted_proba: Any = None,
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> None:
+        self._common(features, classes, expected_values, method, model_task, is_raw, metadata, id)
+        self._local: np.ndarray | None = None
+        if local_importance_values is not None:
+            self._local = self._check_local(local_importance_values)
+        self._eval(eval_data, eval_y_predicted, eval_y_predicted_proba)
+
+    # -- construction helpers -------------------------------------------------------------
+    def _common(
+        self,
+        features: list[str],
+        classes: list[Any] | None,
+        expected_values: Any,
+        method: str,
+        model_task: ModelTask,
+        is_raw: bool,
+        metadata: dict[str, Any] | None,
+        id: str | None,
+    ) -> None:
+        if model_task not in ("classification", "regression"):
+            raise InputError(f"model_task must be 'classification' or 'regression': {model_task}")
+        self._features = [str(f) for f in features]
+        self._classes = None if classes is None else _native(list(classes))
+        if model_task == "classification" and self._classes is None:
+            raise InputError("a classification explanation needs its classes")
+        self._expected = (
+            None
+            if expected_values is None
+            else _finite("expected_values", np.asarray(expected_values, dtype=np.float64))
+        )
+        self._method = str(method)
+        self._task: ModelTask = model_task
+        self._is_raw = bool(is_raw)
+        self.metadata: dict[str, Any] = _native(dict(metadata or {}))
+        self._id = id or str(uuid.uuid4())
+
+    def _check_local(self, values: Any) -> np.ndarray:
+        array = _finite("local_importance_values", np.asarray(values, dtype=np.float64))
+        want = 3 if self._task == "classification" else 2
+        if array.ndim != want or array.shape[-1] != len(self._features):
+            layout = "(n_classes, n_rows, n_features)" if want == 3 else "(n_rows, n_features)"
+            raise InputError(
+                f"local_importance_values must be shaped {layout} with "
+                f"{len(self._features)} features, got {array.shape}"
+            )
+        if want == 3 and self._classes is not None and array.shape[0] != len(self._classes):
+            raise InputError(
+                f"{array.shape[0]} classes of local values, {len(self._classes)} class names"
+            )
+        return array
+
+    def _eval(self, data: Any, predicted: Any, proba: Any) -> None:
+        self._eval_data = None if data is None else np.asarray(data, dtype=np.float64)
+        self._eval_predicted = None if predicted is None else _native(np.asarray(predicted))
+        self._eval_proba = None if proba is None else np.asarray(proba, dtype=np.float64)
+
+    # -- common members -------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def features(self) -> list[str]:
+        return list(self._features)
+
+    @property
+    def num_features(self) -> int:
+        return len(self._features)
+
+    @property
+    def classes(self) -> list[Any] | None:
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def num_classes(self) -> int | None:
+        return None if self._classes is None else len(self._classes)
+
+    @property
+    def expected_values(self) -> list[float] | float | None:
+        """Expected output per class (classification) or the expected prediction."""
+        if self._expected is None:
+            return None
+        if self._task == "regression":
+            return float(self._expected.reshape(-1)[0])
+        return [float(v) for v in self._expected.reshape(-1)]
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def model_task(self) -> ModelTask:
+        return self._task
+
+    @property
+    def is_raw(self) -> bool:
+        return self._is_raw
+
+    @property
+    def is_engineered(self) -> bool:
+        return not self._is_raw
+
+    @property
+    def eval_data(self) -> list[list[float]] | None:
+        return None if self._eval_data is None else self._eval_data.tolist()
+
+    @property
+    def eval_y_predicted(self) -> list[Any] | None:
+        return None if self._eval_predicted is None else list(self._eval_predicted)
+
+    @property
+    def eval_y_predicted_proba(self) -> list[list[float]] | None:
+        return None if self._eval_proba is None else self._eval_proba.tolist()
+
+    # -- local members --------------------------------------------------------------------
+    @property
+    def has_local(self) -> bool:
+        return self._local is not None
+
+    def _local_array(self) -> np.ndarray:
+        if self._local is None:
+            raise InputError(
+                f"this {self._method} explanation has no local values (explain_global with "
+                "include_local=False, or a global-only method)"
+            )
+        return self._local
+
+    @property
+    def local_importance_array(self) -> np.ndarray:
+        """The local values as a float64 array (a copy), layout as ``local_importance_values``."""
+        return self._local_array().copy()
+
+    @property
+    def local_importance_values(self) -> list[Any]:
+        """``(n_classes, n_rows, n_features)`` (classification) or ``(n_rows, n_features)``."""
+        return self._local_array().tolist()
+
+    @property
+    def num_examples(self) -> int:
+        return int(self._local_array().shape[-2])
+
+    @property
+    def is_local_sparse(self) -> bool:
+        return False
+
+    def get_local_importance_rank(self) -> list[Any]:
+        """Feature indices per row sorted by local value, descending (signed, as
+        interpret-community ranks them)."""
+        return _ranked(self._local_array(), None).tolist()
+
+    def get_ranked_local_names(self, top_k: int | None = None) -> list[Any]:
+        """Feature names per row (and class) sorted by local value, descending."""
+        names = np.asarray(self._features, dtype=object)
+        return names[_ranked(self._local_array(), top_k)].tolist()
+
+    def get_ranked_local_values(self, top_k: int | None = None) -> list[Any]:
+        """Local values per row (and class) sorted descending."""
+        values = self._local_array()
+        order = _ranked(values, top_k)
+        return np.take_along_axis(values, order, axis=-1).tolist()
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-native form read by :meth:`from_dict` (and the explanation store)."""
+        return {
+            "format_version": JSON_VERSION,
+            "kind": self.kind,
+            "id": self._id,
+            "method": self._method,
+            "model_task": self._task,
+            "is_raw": self._is_raw,
+            "features": self.features,
+            "classes": self.classes,
+            "expected_values": None if self._expected is None else self._expected.tolist(),
+            "local_importance_values": None if self._local is None else self._local.tolist(),
+            "eval_data": self.eval_data,
+            "eval_y_predicted": self.eval_y_predicted,
+            "eval_y_predicted_proba": self.eval_y_predicted_proba,
+            "metadata": self.metadata,
+        }
+
+    def to_json(self) -> str:
+        """JSON text; floats are written with their shortest exact repr (lossless)."""
+        try:
+            return json.dumps(self.to_dict(), allow_nan=False)
+        except ValueError as exc:
+            raise InputError(f"explanation holds a non-finite value: {exc}") from exc
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> LocalExplanation | GlobalExplanation:
+        """Rebuild a local or global explanation from :meth:`to_dict`'s form."""
+        if not isinstance(data, dict):
+            raise InputError("an explanation must be a JSON object")
+        version = data.get("format_version")
+        if version != JSON_VERSION:
+            raise InputError(f"unsupported explanation format_version {version!r}")
+        kind = data.get("kind")
+        if kind not in ("local", "global"):
+            raise InputError(f"explanation kind must be 'local' or 'global', got {kind!r}")
+        try:
+            common = {
+                "features": data["features"],
+                "classes": data.get("classes"),
+                "expected_values": data.get("expected_values"),
+                "method": data["method"],
+                "model_task": data["model_task"],
+                "is_raw": bool(data.get("is_raw", False)),
+                "eval_data": data.get("eval_data"),
+                "eval_y_predicted": data.get("eval_y_predicted"),
+                "eval_y_predicted_proba": data.get("eval_y_predicted_proba"),
+                "metadata": data.get("metadata") or {},
+                "id": data.get("id"),
+                "local_importance_values": data.get("local_importance_values"),
+            }
+            if kind == "local":
+                return LocalExplanation(**common)
+            return GlobalExplanation(
+                **common,
+                global_importance_values=data["global_importance_values"],
+                per_class_values=data.get("per_class_values"),
+                global_importance_std=data.get("global_importance_std"),
+                num_examples=data.get("num_examples"),
+            )
+        except KeyError as exc:
+            raise InputError(f"explanation is missing {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"malformed explanation: {exc}") from exc
+
+    @staticmethod
+    def from_json(text: str | bytes) -> LocalExplanation | GlobalExplanation:
+        """Rebuild from :meth:`to_json`'s text."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"explanation is not valid JSON: {exc}") from exc
+        return LocalExplanation.from_dict(data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalExplanation) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shape = None if self._local is None else self._local.shape
+        return (
+            f"{type(self).__name__}(method={self._method!r}, task={self._task!r}, "
+            f"features={len(self._features)}, local={shape}, is_raw={self._is_raw})"
+        )
+
+
+class GlobalExplanation(LocalExplanation):
+    """Global importances, with the local values they came from when kept.
+
+    Parameters
+    ----------
+    global_importance_values : array-like of shape (n_features,)
+    per_class_values : array-like of shape (n_classes, n_features), optional
+        Mean absolute local value per class (classification).
+    global_importance_std : array-like of shape (n_features,), optional
+        Standard deviation of each importance over repeats (permutation importance).
+    num_examples : int, optional
+        Rows the importances were computed on (defaults to the local values' rows).
+    Others as :class:`LocalExplanation`; ``local_importance_values`` may be ``None``.
+    """
+
+    kind = "global"
+
+    def __init__(
+        self,
+        *,
+        global_importance_values: Any,
+        per_class_values: Any = None,
+        global_importance_std: Any = None,
+        num_examples: int | None = None,
+        local_importance_values: Any = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(local_importance_values=local_importance_values, **common)
+        n = len(self._features)
+        glob = _finite("global_importance_values", np.asarray(global_importance_values, float))
+        if glob.shape != (n,):
+            raise InputError(f"global_importance_values must have {n} values, got {glob.shape}")
+        self._global = glob
+        self._per_class = None
+        if per_class_values is not None:
+            per_class = _finite("per_class_values", np.asarray(per_class_values, float))
+            if per_class.ndim != 2 or per_class.shape[1] != n:
+                raise InputError(f"per_class_values must be (n_classes, {n}): {per_class.shape}")
+            self._per_class = per_class
+        self._std = None
+        if global_importance_std is not None:
+            std = _finite("global_importance_std", np.asarray(global_importance_std, float))
+            if std.shape != (n,):
+                raise InputError(f"global_importance_std must have {n} values, got {std.shape}")
+            self._std = std
+        if num_examples is None and self._local is not None:
+            num_examples = int(self._local.shape[-2])
+        self._num_examples = None if num_examples is None else int(num_examples)
+
+    @property
+    def num_examples(self) -> int:
+        if self._num_examples is None:
+            raise InputError("this explanation does not record how many rows it covers")
+        return self._num_examples
+
+    # -- global members -------------------------------------------------------------------
+    @property
+    def global_importance_values(self) -> list[float]:
+        return self._global.tolist()
+
+    @property
+    def global_importance_std(self) -> list[float] | None:
+        return None if self._std is None else self._std.tolist()
+
+    @property
+    def global_importance_rank(self) -> list[int]:
+        return _ranked(self._global, None).tolist()
+
+    def get_ranked_global_names(self, top_k: int | None = None) -> list[str]:
+        return [self._features[i] for i in _ranked(self._global, top_k)]
+
+    def get_ranked_global_values(self, top_k: int | None = None) -> list[float]:
+        return self._global[_ranked(self._global, top_k)].tolist()
+
+    def get_feature_importance_dict(self, top_k: int | None = None) -> dict[str, float]:
+        """Feature name -> global importance, in rank order (JSON-native)."""
+        order = _ranked(self._global, top_k)
+        return {self._features[i]: float(self._global[i]) for i in order}
+
+    def _per_class_array(self) -> np.ndarray:
+        if self._per_class is None:
+            raise InputError(f"this {self._method} explanation has no per-class values")
+        return self._per_class
+
+    @property
+    def per_class_values(self) -> list[list[float]]:
+        return self._per_class_array().tolist()
+
+    @property
+    def per_class_rank(self) -> list[list[int]]:
+        return _ranked(self._per_class_array(), None).tolist()
+
+    def get_ranked_per_class_names(self, top_k: int | None = None) -> list[list[str]]:
+        names = np.asarray(self._features, dtype=object)
+        return names[_ranked(self._per_class_array(), top_k)].tolist()
+
+    def get_ranked_per_class_values(self, top_k: int | None = None) -> list[list[float]]:
+        values = self._per_class_array()
+        return np.take_along_axis(values, _ranked(values, top_k), axis=-1).tolist()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(
+            global_importance_values=self._global.tolist(),
+            per_class_values=None if self._per_class is None else self._per_class.tolist(),
+            global_importance_std=None if self._std is None else self._std.tolist(),
+            num_examples=self._num_examples,
+        )
+        return data
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", num_examples={self._num_examples})"
+
+
+def global_from_local(
+    local_importance_values: Any,
+    *,
+    model_task: ModelTask,
+    include_local: bool = True,
+    **common: Any,
+) -> GlobalExplanation:
+    """A :class:`GlobalExplanation` by the one definition, from local values.
+
+    ``per_class_values`` = mean over rows of ``|local|`` per class, ``global`` = their mean
+    over classes; for regression ``global`` = mean over rows of ``|local|``.
+    """
+    local = np.asarray(local_importance_values, dtype=np.float64)
+    magnitude = np.abs(local).mean(axis=-2)  # (n_classes, n_features) or (n_features,)
+    per_class = magnitude if model_task == "classification" else None
+    glob = magnitude.mean(axis=0) if model_task == "classification" else magnitude
+    return GlobalExplanation(
+        global_importance_values=glob,
+        per_class_values=per_class,
+        num_examples=int(local.shape[-2]),
+        local_importance_values=local if include_local else None,
+        model_task=model_task,
+        **common,
+    )
+
+
+def save_explanation(
+    explanation: LocalExplanation, path: str | os.PathLike[str], *, exist_ok: bool = False
+) -> Path:
+    """Write an explanation as one JSON file (see :meth:`LocalExplanation.to_json`)."""
+    target = Path(path)
+    if target.exists() and not exist_ok:
+        raise FileExistsError(f"{target} exists (pass exist_ok=True to replace it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_text(explanation.to_json(), encoding="utf-8")
+    staging.replace(target)
+    return target
+
+
+def load_explanation(path: str | os.PathLike[str]) -> LocalExplanation | GlobalExplanation:
+    """Read an explanation written by :func:`save_explanation`."""
+    return LocalExplanation.from_json(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,161 @@
+"""Explanation objects: the one global definition, ranked getters, JSON round trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scoring_explainers import InputError
+from scoring_explainers.explanation import (
+    GlobalExplanation,
+    LocalExplanation,
+    global_from_local,
+    load_explanation,
+    save_explanation,
+)
+
+FEATURES = ["a", "b", "c", "d"]
+
+
+@pytest.fixture
+def local_values() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(3, 7, 4))
+
+
+def classification(values: np.ndarray, **extra) -> GlobalExplanation:
+    return global_from_local(
+        values,
+        model_task="classification",
+        features=FEATURES,
+        classes=["x", "y", "z"],
+        expected_values=[0.2, 0.3, 0.5],
+        method="shap.tree",
+        **extra,
+    )
+
+
+def test_global_is_mean_abs_per_class_then_mean_over_classes(local_values):
+    explanation = classification(local_values)
+    per_class = np.abs(local_values).mean(axis=1)
+    np.testing.assert_array_equal(explanation.per_class_values, per_class)
+    np.testing.assert_array_equal(explanation.global_importance_values, per_class.mean(axis=0))
+    assert explanation.num_examples == 7
+
+
+def test_regression_global_is_mean_abs(local_values):
+    values = local_values[0]
+    explanation = global_from_local(
+        values, model_task="regression", features=FEATURES, method="shap.linear"
+    )
+    np.testing.assert_array_equal(explanation.global_importance_values, np.abs(values).mean(0))
+    with pytest.raises(InputError, match="per-class"):
+        explanation.per_class_values  # noqa: B018
+
+
+def test_ranked_getters_are_sorted_and_consistent(local_values):
+    explanation = classification(local_values)
+    values = explanation.get_ranked_global_values()
+    names = explanation.get_ranked_global_names()
+    assert values == sorted(values, reverse=True)
+    glob = dict(zip(FEATURES, explanation.global_importance_values, strict=True))
+    assert [glob[n] for n in names] == values
+    assert list(explanation.get_feature_importance_dict(top_k=2)) == names[:2]
+    assert explanation.get_ranked_global_names(2) == names[:2]
+    local_names = explanation.get_ranked_local_names(top_k=3)
+    local_ranked = explanation.get_ranked_local_values(top_k=3)
+    assert np.shape(local_ranked) == (3, 7, 3)
+    for c in range(3):
+        for r in range(7):
+            row = local_ranked[c][r]
+            assert row == sorted(row, reverse=True)
+            assert row == [local_values[c, r, FEATURES.index(n)] for n in local_names[c][r]]
+    per_class_names = explanation.get_ranked_per_class_names()
+    per_class = explanation.get_ranked_per_class_values()
+    for c in range(3):
+        assert per_class[c] == sorted(per_class[c], reverse=True)
+        assert per_class_names[c][0] == FEATURES[int(np.argmax(explanation.per_class_values[c]))]
+
+
+def test_every_value_is_json_native(local_values):
+    explanation = classification(local_values)
+    for value in (
+        explanation.get_feature_importance_dict(),
+        explanation.global_importance_values,
+        explanation.get_ranked_local_values(2),
+        explanation.expected_values,
+        explanation.num_examples,
+        explanation.global_importance_rank,
+    ):
+        json.dumps(value)
+
+
+def test_json_round_trip_is_lossless(local_values, tmp_path):
+    explanation = classification(
+        local_values * 1e-7 + 1 / 3,
+        eval_data=np.arange(28.0).reshape(7, 4) / 7,
+        eval_y_predicted=["x"] * 7,
+        metadata={"fidelity": {"r2": np.float32(0.5)}},
+    )
+    back = LocalExplanation.from_json(explanation.to_json())
+    assert isinstance(back, GlobalExplanation)
+    assert back == explanation
+    np.testing.assert_array_equal(back.local_importance_array, explanation.local_importance_array)
+    assert back.id == explanation.id
+    path = save_explanation(explanation, tmp_path / "e.json")
+    assert load_explanation(path) == explanation
+    with pytest.raises(FileExistsError):
+        save_explanation(explanation, path)
+    local = LocalExplanation(
+        local_importance_values=local_values[0],
+        features=FEATURES,
+        expected_values=1.5,
+        method="shap.kernel",
+        model_task="regression",
+    )
+    again = LocalExplanation.from_json(local.to_json())
+    assert type(again) is LocalExplanation and again == local
+    assert again.expected_values == 1.5
+
+
+def test_global_only_explanation_refuses_local_getters():
+    explanation = GlobalExplanation(
+        global_importance_values=[0.1, 0.4, 0.0, 0.2],
+        global_importance_std=[0.01, 0.02, 0.0, 0.01],
+        num_examples=10,
+        features=FEATURES,
+        method="pfi",
+        model_task="regression",
+    )
+    assert explanation.get_ranked_global_names() == ["b", "d", "a", "c"]
+    assert not explanation.has_local
+    with pytest.raises(InputError, match="no local values"):
+        explanation.local_importance_values  # noqa: B018
+    assert LocalExplanation.from_json(explanation.to_json()) == explanation
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        "[]",
+        '{"format_version": 99}',
+        '{"format_version": 1, "kind": "local"}',
+    ],
+)
+def test_malformed_json_is_a_clear_error(bad):
+    with pytest.raises(InputError):
+        LocalExplanation.from_json(bad)
+
+
+def test_shapes_and_values_are_validated(local_values):
+    with pytest.raises(InputError, match="shaped"):
+        classification(local_values[0])
+    bad = local_values.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="non-finite"):
+        classification(bad)
+    with pytest.raises(InputError, match="top_k"):
+        classification(local_values).get_ranked_global_names(0)
