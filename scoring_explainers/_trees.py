@@ -1,9 +1,10 @@
 """Tree ensembles -> plain node arrays and root-to-leaf paths (distill side).
 
-Supported: scikit-learn DecisionTree*, RandomForest*, ExtraTrees*, GradientBoosting*;
-XGBoost (XGBClassifier, XGBRegressor, Booster); LightGBM (LGBMClassifier, LGBMRegressor,
-Booster). Each tree becomes arrays of children, split feature, threshold, the direction of
-a missing value, node cover and leaf values; the explainer only needs the paths.
+Supported: scikit-learn DecisionTree*, RandomForest*, ExtraTrees*, GradientBoosting*,
+HistGradientBoosting* (numeric splits); XGBoost (XGBClassifier, XGBRegressor, Booster);
+LightGBM (LGBMClassifier, LGBMRegressor, Booster). Each tree becomes arrays of children,
+split feature, threshold, the direction of a missing value, node cover and leaf values; the
+explainer only needs the paths.
 """
 
 from __future__ import annotations
@@ -98,8 +99,69 @@ def _sklearn_tree(tree: Any, scale: float, outputs: str) -> Tree:
     )
 
 
+def _hist_tree(nodes: np.ndarray, column: int, k: int) -> Tree:
+    """One HistGradientBoosting predictor (its ``nodes`` structured array) as a Tree."""
+    leaf = nodes["is_leaf"].astype(bool)
+    if np.any(nodes["is_categorical"].astype(bool) & ~leaf):
+        raise UnsupportedModelError(
+            "HistGradientBoosting categorical splits are not supported; one-hot or "
+            "ordinal-encode the categories before the model (numeric splits only)"
+        )
+    value = np.zeros((len(nodes), k))
+    value[leaf, column] = nodes["value"][leaf]
+    return Tree(
+        left=np.where(leaf, -1, nodes["left"].astype(np.int64)),
+        right=np.where(leaf, -1, nodes["right"].astype(np.int64)),
+        feature=np.where(leaf, -2, nodes["feature_idx"].astype(np.int64)),
+        threshold=nodes["num_threshold"].astype(np.float64),
+        nan_left=nodes["missing_go_to_left"].astype(bool),
+        cover=nodes["count"].astype(np.float64),
+        value=value,
+    )
+
+
+def _sklearn_hist(model: Any) -> Ensemble:
+    """HistGradientBoosting{Classifier,Regressor}: ``x <= threshold`` in float64, NaN to
+    the learned side, raw margin = baseline + the leaf values (already shrunk)."""
+    name = type(model).__name__
+    categorical = getattr(model, "is_categorical_", None)
+    if (categorical is not None and np.any(categorical)) or getattr(
+        model, "_preprocessor", None
+    ) is not None:
+        raise UnsupportedModelError(
+            f"{name} with categorical features is not supported (numeric splits only)"
+        )
+    link = type(model._loss.link).__name__
+    classifier = name.endswith("Classifier")
+    if not classifier and link != "IdentityLink":
+        raise UnsupportedModelError(
+            f"{name}(loss={model.loss!r}) predicts through a {link}; only losses whose "
+            "prediction is the raw margin (squared_error, absolute_error, quantile) are "
+            "supported"
+        )
+    base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
+    k = len(base)
+    trees = [
+        _hist_tree(predictor.nodes, j, k)
+        for stage in model._predictors
+        for j, predictor in enumerate(stage)
+    ]
+    return Ensemble(
+        trees,
+        base,
+        "le",
+        "float64",
+        "classification" if classifier else "regression",
+        "log_odds" if classifier else "raw",
+        binary_margin=classifier and k == 1,
+        n_features=int(model.n_features_in_),
+    )
+
+
 def _sklearn(model: Any) -> Ensemble:
     name = type(model).__name__
+    if name.startswith("HistGradientBoosting"):
+        return _sklearn_hist(model)
     n_features = int(model.n_features_in_)
     if name.startswith(("DecisionTree", "RandomForest", "ExtraTrees")):
         estimators = [model] if name.startswith("DecisionTree") else list(model.estimators_)

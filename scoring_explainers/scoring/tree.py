@@ -18,12 +18,16 @@ instead of tables (same values, less memory, slower).
 from __future__ import annotations
 
 from itertools import product
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ._base import ScoringExplainer
 from ._onnx_model import OnnxModel
+
+if TYPE_CHECKING:
+    from .._trees import Ensemble
+    from ._distill import Prepared
 
 __all__ = ["TreeScoringExplainer"]
 
@@ -81,6 +85,73 @@ def _tables(
         index = start[leaves][:, None] + np.arange(2**d * d)[None, :]
         flat[index] = table.reshape(len(leaves), -1)
     return flat, start
+
+
+def _has_zero_missing(ensemble: Ensemble) -> bool:
+    return any(t.zero_missing is not None and t.zero_missing.any() for t in ensemble.trees)
+
+
+def _prepare_own_graph(
+    model: Any,
+    ensemble: Ensemble,
+    initialization_examples: Any,
+    features: list[str] | None,
+    classes: list[Any] | None,
+    threads: int,
+) -> Prepared:
+    """Distill-time preparation with the prediction graph built from the trees.
+
+    The graph goes through :func:`prepare` as an ONNX model, then is checked against the
+    model's own ``predict_proba``/``predict`` on the examples (NaN rows included: the
+    trees route them) with the same tolerance as a converted model.
+    """
+    from .._errors import ConversionError, UnsupportedModelError
+    from .._tree_onnx import ensemble_to_onnx
+    from ..convert import ConvertedModel, check_agreement
+    from ._distill import MAX_CONVERSION_GAP, prepare, resolve_features
+
+    if hasattr(model, "steps") and len(model.steps) > 1:
+        raise UnsupportedModelError(
+            f"{type(model.steps[-1][1]).__name__} inside a Pipeline is not supported: its "
+            "graph is built from the trees alone; pass the fitted model on transformed rows"
+        )
+    model_classes = None
+    if ensemble.task == "classification":
+        model_classes = [
+            c.item() if isinstance(c, np.generic) else c for c in getattr(model, "classes_", [])
+        ] or None
+    names = resolve_features(initialization_examples, model, features)
+    graph = ensemble_to_onnx(ensemble, model_classes)
+    prep = prepare(
+        graph,
+        initialization_examples,
+        features=names,
+        classes=classes if classes is not None else model_classes,
+        threads=threads,
+    )
+    if classes is not None and model_classes is not None and list(classes) != model_classes:
+        prep.metadata["model_classes"] = model_classes
+    source = f"{type(model).__module__}.{type(model).__qualname__}"
+    prep.metadata["model_type"] = source
+    prep.original = model
+    if hasattr(model, "predict"):
+        feature_names = getattr(model, "feature_names_in_", None)
+        converted = ConvertedModel(
+            onnx_bytes=graph,
+            task=ensemble.task,
+            classes=model_classes,
+            n_features=ensemble.n_features,
+            source=source,
+            feature_names=None if feature_names is None else [str(f) for f in feature_names],
+        )
+        report = check_agreement(model, converted, prep.X[:1000], threads=threads)
+        prep.metadata["conversion_check"] = report
+        if report["max_abs_diff"] / max(1.0, report["output_scale"]) > MAX_CONVERSION_GAP:
+            raise ConversionError(
+                f"the ONNX graph built from the trees of {source} disagrees with the model "
+                f"by {report['max_abs_diff']:.3g} on the initialization examples"
+            )
+    return prep
 
 
 class TreeScoringExplainer(ScoringExplainer):
@@ -190,8 +261,11 @@ class TreeScoringExplainer(ScoringExplainer):
 
         Parameters
         ----------
-        model : scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*,
-            XGBoost or LightGBM model (sklearn API or Booster).
+        model : scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*/
+            HistGradientBoosting* (numeric splits), XGBoost or LightGBM model (sklearn API
+            or Booster). HistGradientBoosting* is taken bare (not inside a Pipeline): its
+            prediction graph is built from the extracted trees, as for any ensemble
+            skl2onnx fails to convert.
         initialization_examples : array-like of shape (n_rows, n_features), optional
             Used to check the ONNX conversion; the background for ``"interventional"``
             (every row is used: the cost per explained row grows with it).
@@ -203,7 +277,7 @@ class TreeScoringExplainer(ScoringExplainer):
             background rows, as ``shap.TreeExplainer(model, data,
             feature_perturbation="interventional")``).
         """
-        from .._errors import InputError, UnsupportedModelError
+        from .._errors import ConversionError, InputError, UnsupportedModelError
         from .._trees import extract, paths
         from ._distill import prepare
 
@@ -219,9 +293,27 @@ class TreeScoringExplainer(ScoringExplainer):
         ensemble = extract(model)
         if initialization_examples is None:
             initialization_examples = np.zeros((1, ensemble.n_features))
-        prep = prepare(
-            model, initialization_examples, features=features, classes=classes, threads=threads
-        )
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        if type(final).__name__.startswith("HistGradientBoosting"):
+            # skl2onnx cannot convert it: the graph is built from the extracted trees
+            prep = _prepare_own_graph(
+                model, ensemble, initialization_examples, features, classes, threads
+            )
+        else:
+            try:
+                prep = prepare(
+                    model,
+                    initialization_examples,
+                    features=features,
+                    classes=classes,
+                    threads=threads,
+                )
+            except ConversionError:
+                if final is not model or _has_zero_missing(ensemble):
+                    raise
+                prep = _prepare_own_graph(
+                    model, ensemble, initialization_examples, features, classes, threads
+                )
         if prep.X.shape[1] != ensemble.n_features:
             raise InputError(
                 f"the model takes {ensemble.n_features} features, the examples "

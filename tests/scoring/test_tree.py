@@ -13,6 +13,8 @@ from sklearn.ensemble import (
     ExtraTreesRegressor,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
 )
 from sklearn.tree import DecisionTreeClassifier
@@ -97,6 +99,21 @@ CASES = {
         lambda: lightgbm.LGBMRegressor(n_estimators=40, num_leaves=31, verbose=-1),
         "regression",
         False,
+    ),
+    "hgb-binary-nan": (
+        lambda: HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=15, random_state=0),
+        "binary",
+        True,
+    ),
+    "hgb-multiclass-nan": (
+        lambda: HistGradientBoostingClassifier(max_iter=15, max_leaf_nodes=15, random_state=0),
+        "multiclass",
+        True,
+    ),
+    "hgb-regression-nan": (
+        lambda: HistGradientBoostingRegressor(max_iter=40, random_state=0),
+        "regression",
+        True,
     ),
 }
 
@@ -265,3 +282,242 @@ def test_scatter_path_equals_the_dense_product(case, tmp_path):
     large = load(save(explainer, tmp_path / "copy"))
     large._to_features = None  # as for an ensemble too large for the dense matrix
     np.testing.assert_allclose(large.explain(rows), explainer.explain(rows), atol=1e-12, rtol=1e-12)
+
+
+# -- HistGradientBoosting: the graph built from the trees ----------------------------------
+
+
+def _hgb(kind: str, nan: bool = True):
+    make, _, _ = CASES[f"hgb-{kind}-nan"]
+    X, y = _data(kind, nan)
+    return make().fit(X[:500], y[:500]), X
+
+
+def _margin(model, rows):
+    """The model's own raw margin, (n_outputs, n_rows)."""
+    if hasattr(model, "decision_function"):
+        margin = np.asarray(model.decision_function(rows), dtype=float)
+        return margin.T if margin.ndim == 2 else np.stack([-margin, margin])
+    return np.asarray(model.predict(rows), dtype=float)[None, :]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_hgb_graph_agrees_with_the_model_and_the_values_add_up(kind):
+    """ORT's predictions equal the model's; the link of (values + expected) equals ORT's
+    probabilities (or prediction); NaN rows included."""
+    model, X = _hgb(kind)
+    explainer = TreeScoringExplainer.from_model(model, X[:500])
+    rows = X[500:]
+    assert np.isnan(rows).any()
+    check = explainer.metadata["conversion_check"]
+    assert check["max_abs_diff"] <= 1e-6 * max(1.0, check["output_scale"])
+    assert explainer.metadata["model_type"].endswith(type(model).__name__)
+    result = explainer.score(rows)
+    values = result.local_importance_values
+    if kind == "regression":
+        np.testing.assert_array_equal(result.predictions, explainer.model.predict(rows)[0])
+        np.testing.assert_allclose(result.predictions, model.predict(rows), rtol=1e-6)
+        total = values.sum(-1) + result.expected_values
+        np.testing.assert_allclose(total, result.predictions, rtol=1e-6)
+        assert explainer.output_space == "raw"
+        return
+    assert explainer.output_space == "log_odds"
+    np.testing.assert_array_equal(result.predictions, model.predict(rows))
+    np.testing.assert_allclose(result.probabilities, model.predict_proba(rows), atol=1e-6)
+    margin = values.sum(-1) + np.reshape(result.expected_values, (-1, 1))  # (K, rows)
+    np.testing.assert_allclose(margin, _margin(model, rows), atol=1e-9)
+    if kind == "binary":  # the two margins are -m, m: probabilities sigmoid(-m), sigmoid(m)
+        linked = 1.0 / (1.0 + np.exp(-margin.T))
+    else:
+        shifted = np.exp(margin.T - margin.T.max(axis=1, keepdims=True))
+        linked = shifted / shifted.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(linked, result.probabilities, atol=1e-6)
+
+
+def _exact_interventional(model, rows, background):
+    """Shapley values of E_b[f(x_S, b_notS)] by enumerating every coalition,
+    (n_outputs, n_rows, n_features)."""
+    from itertools import product
+    from math import factorial
+
+    m = rows.shape[1]
+    coalitions = np.array(list(product((False, True), repeat=m)))  # (2**m, m)
+    hybrid = np.where(
+        coalitions[None, :, None, :], rows[:, None, None, :], background[None, None, :, :]
+    )  # (rows, 2**m, B, m)
+    value = _margin(model, hybrid.reshape(-1, m))
+    value = value.reshape(len(value), len(rows), len(coalitions), len(background)).mean(-1)
+    size = coalitions.sum(axis=1)
+    phi = np.zeros((len(value), len(rows), m))
+    for i in range(m):
+        inside = coalitions[:, i]
+        s = np.where(inside, size - 1, size)
+        weight = np.array([factorial(k) * factorial(m - k - 1) / factorial(m) for k in s])
+        weight = np.where(inside, weight, -weight)
+        phi[:, :, i] = value @ weight
+    return phi
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_hgb_interventional_equals_exact_enumeration(kind, tmp_path):
+    """Against exact Shapley values by enumeration (NaN in rows and background).
+
+    shap 0.51's interventional TreeExplainer is not the reference here: on
+    HistGradientBoosting ensembles of more than one tree it fails its own additivity check
+    (it matches for a single tree).
+    """
+    model, X = _hgb(kind)
+    background, rows = X[490:496], X[500:506]
+    assert np.isnan(background).any() and np.isnan(rows).any()
+    explainer = TreeScoringExplainer.from_model(
+        model, background, feature_perturbation="interventional"
+    )
+    values = explainer.explain(rows)
+    exact = _exact_interventional(model, rows, background)
+    ours = values if values.ndim == 3 else values[None]
+    np.testing.assert_allclose(ours, exact, atol=1e-9 * max(1.0, np.abs(exact).max()))
+    expected = _margin(model, background).mean(axis=1)
+    np.testing.assert_allclose(np.atleast_1d(explainer.expected_values), expected, atol=1e-9)
+    restored = load(save(explainer, tmp_path / "hgb"))
+    np.testing.assert_array_equal(restored.explain(rows), values)
+
+
+def test_hgb_single_tree_interventional_matches_shap():
+    import shap
+
+    X, y = _data("regression", nan=True)
+    model = HistGradientBoostingRegressor(max_iter=1, max_leaf_nodes=8).fit(X[:500], y[:500])
+    explainer = TreeScoringExplainer.from_model(
+        model, X[:40], feature_perturbation="interventional"
+    )
+    reference = shap.TreeExplainer(model, X[:40], feature_perturbation="interventional")
+    rows = X[500:530]
+    expected = reference.shap_values(rows)
+    np.testing.assert_allclose(explainer.explain(rows), expected, atol=1e-6)
+
+
+def test_hgb_refuses_categorical_splits_and_log_links():
+    from scoring_explainers import UnsupportedModelError
+
+    X, y = _data("binary")
+    X = X.copy()
+    X[:, 0] = np.round(np.abs(X[:, 0]) * 3) % 5
+    categorical = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="categorical"):
+        TreeScoringExplainer.from_model(categorical, X)
+    Xr, yr = _data("regression")
+    poisson = HistGradientBoostingRegressor(max_iter=5, loss="poisson").fit(Xr, np.abs(yr) + 1.0)
+    with pytest.raises(UnsupportedModelError, match="poisson"):
+        TreeScoringExplainer.from_model(poisson, Xr)
+
+
+def test_hgb_class_names_and_dataframe_input():
+    import pandas as pd
+
+    X, y = _data("multiclass")
+    names = [f"f{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(
+        frame[:500], labels[:500]
+    )
+    explainer = TreeScoringExplainer.from_model(model, frame[:500])
+    assert explainer.features == names
+    assert explainer.classes == ["ant", "bee", "cat"]
+    result = explainer.score(frame[500:])
+    np.testing.assert_array_equal(result.predictions, model.predict(frame[500:]))
+    renamed = TreeScoringExplainer.from_model(model, frame[:500], classes=["A", "B", "C"])
+    expected = np.array(["A", "B", "C"])[
+        np.searchsorted(model.classes_, model.predict(frame[500:]))
+    ]
+    np.testing.assert_array_equal(renamed.score(frame[500:]).predictions, expected)
+    np.testing.assert_array_equal(renamed.explain(X[500:]), explainer.explain(X[500:]))
+
+
+@pytest.mark.parametrize("name", ["rf-binary", "gb-multiclass", "xgb-binary-nan", "et-regression"])
+def test_graph_from_the_trees_equals_the_model(name):
+    """The graph built from the extracted trees (the fallback when skl2onnx fails)
+    predicts as the model: float32 ensembles split float32 inputs as the library does."""
+    from scoring_explainers._tree_onnx import ensemble_to_onnx
+    from scoring_explainers._trees import extract
+    from scoring_explainers.scoring._onnx_model import OnnxModel
+
+    make, kind, nan = CASES[name]
+    X, y = _data(kind, nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X[:500], y[:500])
+    ensemble = extract(model)
+    classes = list(model.classes_) if hasattr(model, "classes_") else None
+    graph = OnnxModel(
+        ensemble_to_onnx(ensemble, classes), task=ensemble.task, n_features=X.shape[1]
+    )
+    labels, outputs = graph.predict(X)
+    if ensemble.task == "classification":
+        np.testing.assert_allclose(outputs, model.predict_proba(X), atol=1e-6)
+        np.testing.assert_array_equal(labels, model.predict(X))
+    else:
+        np.testing.assert_allclose(outputs[:, 0], model.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_falls_back_to_the_graph_from_the_trees(monkeypatch):
+    from scoring_explainers import ConversionError
+    from scoring_explainers.scoring import _distill
+
+    real = _distill.prepare
+
+    def failing(model, *args, **kwargs):
+        if not isinstance(model, bytes):
+            raise ConversionError("skl2onnx cannot convert it")
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(_distill, "prepare", failing)
+    X, y = _data("binary")
+    model = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X[:500], y[:500])
+    explainer = TreeScoringExplainer.from_model(model, X[:500])
+    result = explainer.score(X[500:])
+    np.testing.assert_allclose(result.probabilities, model.predict_proba(X[500:]), atol=1e-6)
+    assert explainer.metadata["conversion_check"]["max_abs_diff"] < 1e-6
+
+
+def test_hgb_artifact_runs_without_sklearn_or_shap(tmp_path):
+    """Loaded and scored in a fresh interpreter: no shap/sklearn/boosting library imported,
+    the same numbers bit for bit."""
+    import json
+    import subprocess
+    import sys
+
+    artifacts = {}
+    for kind in ("binary", "multiclass", "regression"):
+        model, X = _hgb(kind)
+        artifacts[kind] = TreeScoringExplainer.from_model(model, X[:500])
+        save(artifacts[kind], tmp_path / kind)
+    rows = X[500:520]
+    np.save(tmp_path / "rows.npy", rows)
+    script = f"""
+import json, sys
+import numpy as np
+from scoring_explainers.scoring import load
+rows = np.load({str(tmp_path / "rows.npy")!r})
+out = {{}}
+for kind in ("binary", "multiclass", "regression"):
+    result = load({str(tmp_path)!r} + "/" + kind).score(rows)
+    out[kind] = {{
+        "values": result.local_importance_values.tolist(),
+        "outputs": (result.probabilities if result.probabilities is not None
+                    else result.predictions).tolist(),
+    }}
+heavy = sorted(m for m in ("shap", "sklearn", "lightgbm", "xgboost", "skl2onnx", "onnx")
+               if m in sys.modules)
+print(json.dumps({{"out": out, "heavy": heavy}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    report = json.loads(done.stdout)
+    assert report["heavy"] == []
+    for kind, explainer in artifacts.items():
+        result = explainer.score(rows)
+        outputs = result.probabilities if result.probabilities is not None else result.predictions
+        np.testing.assert_array_equal(report["out"][kind]["values"], result.local_importance_values)
+        np.testing.assert_array_equal(report["out"][kind]["outputs"], outputs)
