@@ -6,6 +6,9 @@ Layout of an artifact directory::
                     kind settings, array shapes, library versions, SHA-256 of each file
     model.onnx      the prediction model, run by onnxruntime
     arrays.npz      numeric state, read with ``allow_pickle=False``
+    preprocess.onnx optional: raw -> engineered columns; then ``arrays.npz`` also holds
+                    ``feature_map`` (n_raw, n_engineered) and importances are reported
+                    for the raw features (``raw_features`` in the manifest)
 
 ``load`` parses and audits everything before it builds anything: a missing file, a hash
 mismatch, an unknown format version or kind, an object array, or a shape that does not fit
@@ -32,7 +35,7 @@ import numpy as np
 from ._errors import ArtifactError
 from ._version import __version__
 from .scoring._base import ScoringExplainer
-from .scoring._onnx_model import OnnxModel
+from .scoring._onnx_model import OnnxModel, OnnxTransform
 from .scoring.kernel import KernelScoringExplainer
 from .scoring.linear import LinearScoringExplainer
 from .scoring.tree import TreeScoringExplainer
@@ -44,6 +47,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL = "model.onnx"
 ARRAYS = "arrays.npz"
+PREPROCESS = "preprocess.onnx"
+FEATURE_MAP = "feature_map"
 
 KINDS: dict[str, type[ScoringExplainer]] = {
     KernelScoringExplainer.kind: KernelScoringExplainer,
@@ -125,12 +130,22 @@ def save(
     if type(explainer).kind not in KINDS:
         raise ArtifactError(MANIFEST, f"unknown explainer kind {type(explainer).kind!r}")
     arrays = {k: np.ascontiguousarray(v) for k, v in explainer._arrays().items()}
-    files = {MODEL: explainer.model.model_bytes, ARRAYS: _npz_bytes(arrays)}
+    model_bytes = getattr(explainer.model, "model_bytes", None)
+    if not isinstance(model_bytes, bytes):
+        reason = getattr(explainer.model, "conversion_error", "it is not an ONNX graph")
+        raise ArtifactError(MODEL, f"the model cannot be saved: {reason}")
+    preprocessor = explainer.preprocessor
+    feature_map = explainer.feature_map
+    if preprocessor is not None and feature_map is not None:
+        arrays[FEATURE_MAP] = np.ascontiguousarray(feature_map)
+    files = {MODEL: model_bytes, ARRAYS: _npz_bytes(arrays)}
+    if preprocessor is not None:
+        files[PREPROCESS] = preprocessor.model_bytes
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": explainer.kind,
         "task": explainer.task,
-        "features": explainer.features,
+        "features": explainer.engineered_features,
         "raw_features": explainer.features,
         "classes": explainer.classes,
         "output_space": explainer.output_space,
@@ -220,9 +235,20 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     )
     files = manifest.get("files")
     _require(
-        isinstance(files, dict) and set(files) == {MODEL, ARRAYS},
+        isinstance(files, dict) and set(files) - {PREPROCESS} == {MODEL, ARRAYS},
         MANIFEST,
-        f"files must list exactly {MODEL} and {ARRAYS} with their SHA-256",
+        f"files must list {MODEL} and {ARRAYS} (and optionally {PREPROCESS}) with their SHA-256",
+    )
+    raw = manifest.get("raw_features", features)
+    _require(
+        isinstance(raw, list) and len(raw) > 0 and all(isinstance(f, str) for f in raw),
+        MANIFEST,
+        "raw_features must be a non-empty list of names",
+    )
+    _require(
+        PREPROCESS in files or raw == features,
+        MANIFEST,
+        f"raw_features differ from features without a {PREPROCESS}",
     )
     for key in ("settings", "metadata", "arrays"):
         _require(isinstance(manifest.get(key, {}), dict), MANIFEST, f"{key} must be an object")
@@ -332,7 +358,25 @@ def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExpla
     n_features = len(manifest["features"])
     n_outputs = len(manifest["expected_values"])
     settings = manifest.get("settings", {})
-    arrays = _read_arrays(array_bytes, cls._array_shapes(settings, n_features, n_outputs))
+    shapes = cls._array_shapes(settings, n_features, n_outputs)
+    mapped: dict[str, Any] = {}
+    if PREPROCESS in manifest["files"]:
+        raw = manifest["raw_features"]
+        shapes = {**shapes, FEATURE_MAP: (len(raw), n_features)}
+        mapped["preprocessor"] = OnnxTransform(
+            _read_verified(root, PREPROCESS, manifest["files"][PREPROCESS]),
+            n_inputs=len(raw),
+            n_outputs=n_features,
+            threads=threads,
+        )
+        mapped["raw_features"] = raw
+    arrays = _read_arrays(array_bytes, shapes)
+    if mapped:
+        mapped["feature_map"] = arrays.pop(FEATURE_MAP)
+        try:
+            mapped["preprocessor"].transform(np.zeros((1, len(mapped["raw_features"]))))
+        except Exception as exc:
+            raise ArtifactError(PREPROCESS, f"does not take the raw features: {exc}") from exc
     model = OnnxModel(model_bytes, task=manifest["task"], n_features=n_features, threads=threads)
     try:
         probe = model.outputs(np.zeros((1, n_features)))
@@ -351,6 +395,7 @@ def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExpla
         "expected_values": np.asarray(manifest["expected_values"], dtype=np.float64),
         "allow_missing": bool(manifest.get("allow_missing", False)),
         "metadata": manifest.get("metadata", {}),
+        **mapped,
     }
     try:
         return cls._restore(arrays=arrays, settings=settings, common=common)

@@ -17,7 +17,7 @@ import numpy as np
 from ._errors import ConversionError
 from .scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
 
-__all__ = ["ConvertedModel", "check_agreement", "to_onnx"]
+__all__ = ["ConvertedModel", "check_agreement", "preprocessing_to_onnx", "to_onnx"]
 
 Task = Literal["classification", "regression"]
 
@@ -141,24 +141,109 @@ def _default_opset(target_opset: int | None) -> dict[str, int]:
     return {"": target_opset or get_latest_tested_opset_version(), "ai.onnx.ml": 3}
 
 
-def _convert_sklearn(model: Any, n_features: int, target_opset: int | None) -> Any:
+def _selects_by_name(model: Any) -> bool:
+    """Whether a ColumnTransformer in ``model`` picks columns by name."""
+    stack = [model]
+    while stack:
+        item = stack.pop()
+        if hasattr(item, "transformers_"):
+            for _, transformer, columns in item.transformers_:
+                specs = [columns] if isinstance(columns, str) else list(np.ravel(columns))
+                if any(isinstance(c, str) for c in specs):
+                    return True
+                stack.append(transformer)
+        stack.extend(step for _, step in getattr(item, "steps", []))
+    return False
+
+
+def _one_input(onx: Any, names: list[str]) -> None:
+    """Feed a graph with one input per column (in column order, as converted from
+    ``names``; the converter may sanitise the names) from one (n_rows, n_columns) input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = onx.graph
+    old = list(graph.input)
+    if len(old) != len(names):
+        raise ConversionError(
+            f"the converted graph has {len(old)} inputs for {len(names)} named columns"
+        )
+    elem = old[0].type.tensor_type.elem_type if old else TensorProto.FLOAT
+    nodes = []
+    for j, item in enumerate(old):
+        index = f"__column_index_{j}"
+        graph.initializer.append(numpy_helper.from_array(np.array([j], dtype=np.int64), index))
+        nodes.append(helper.make_node("Gather", ["X", index], [item.name], axis=1))
+    for item in old:
+        graph.input.remove(item)
+    graph.input.append(helper.make_tensor_value_info("X", elem, [None, len(names)]))
+    existing = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes + existing)
+
+
+def _convert_sklearn(
+    model: Any,
+    n_features: int,
+    target_opset: int | None,
+    *,
+    names: list[str] | None = None,
+) -> Any:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
     _register_boosters()
     options = {"zipmap": False} if _is_classifier(model) else None
+    if names is None:
+        fitted = getattr(model, "feature_names_in_", None)
+        names = None if fitted is None else [str(f) for f in fitted]
+    by_name = names is not None and len(names) == n_features and _selects_by_name(model)
+    initial_types = (
+        [(name, FloatTensorType([None, 1])) for name in names or []]
+        if by_name
+        else [("X", FloatTensorType([None, n_features]))]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return convert_sklearn(
+            onx = convert_sklearn(
                 model,
-                initial_types=[("X", FloatTensorType([None, n_features]))],
+                initial_types=initial_types,
                 options=options,
                 target_opset=_default_opset(target_opset),
             )
         except Exception as exc:
             culprit = _unconvertible_step(model, exc)
             raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
+    if by_name:
+        _one_input(onx, names or [])
+    return onx
+
+
+def preprocessing_to_onnx(
+    preprocessing: Any,
+    raw_features: list[str],
+    *,
+    target_opset: int | None = None,
+) -> bytes:
+    """Fitted transformers (ColumnTransformer, Pipeline of transformers...) as an ONNX graph
+    from one ``(n_rows, n_raw)`` input to one float output (the engineered columns).
+
+    Raises
+    ------
+    ConversionError
+        Naming the transformer that could not be converted.
+    """
+    if isinstance(preprocessing, list | tuple):
+        raise ConversionError(
+            "a list of (columns, transformer) pairs cannot be converted to ONNX; build the "
+            "explainer with an equivalent fitted ColumnTransformer to distill it"
+        )
+    onx = _convert_sklearn(preprocessing, len(raw_features), target_opset, names=raw_features)
+    if len(onx.graph.output) != 1:
+        raise ConversionError(
+            f"the preprocessing graph has {len(onx.graph.output)} outputs, expected one"
+        )
+    return bytes(onx.SerializeToString())
 
 
 def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from .._errors import InputError
-from ._onnx_model import OnnxModel, Task
+from ._onnx_model import OnnxModel, OnnxTransform, Task
 
 __all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check_names"]
 
@@ -183,11 +183,28 @@ class ScoreResult:
         return out
 
 
-class ScoringExplainer(ABC):
+class _Distilling(ABCMeta):
+    """``KernelScoringExplainer(explainer)``: a scoring explainer distilled from a full
+    explainer (the familiar constructor); keyword-only calls build from state."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            return super().__call__(**kwargs)
+        if len(args) > 1:
+            raise TypeError(f"{cls.__name__}() takes one full explainer positionally")
+        from ..explainers._distill import distill
+
+        kind = getattr(cls, "kind", None)
+        return distill(args[0], kind, **kwargs)
+
+
+class ScoringExplainer(metaclass=_Distilling):
     """Base of the scoring explainers: a model plus what is needed to attribute its output.
 
     Subclasses implement :meth:`_attribute`. ``explain`` and ``score`` are pure: they never
-    write to ``self``, so one instance serves many threads at once.
+    write to ``self``, so one instance serves many threads at once. Make one with a
+    subclass's ``from_model``, from a full explainer (``KernelScoringExplainer(explainer)``)
+    or with :func:`scoring_explainers.scoring.load`.
     """
 
     kind: ClassVar[str]
@@ -202,9 +219,28 @@ class ScoringExplainer(ABC):
         expected_values: np.ndarray,
         allow_missing: bool,
         metadata: dict[str, Any] | None = None,
+        preprocessor: OnnxTransform | None = None,
+        raw_features: Sequence[str] | None = None,
+        feature_map: np.ndarray | None = None,
     ) -> None:
         self._model = model
         self._features = [str(f) for f in features]
+        self._preprocessor = preprocessor
+        self._raw_features: list[str] | None = None
+        self._feature_map: np.ndarray | None = None
+        if preprocessor is not None:
+            if raw_features is None or feature_map is None:
+                raise ValueError("a preprocessor needs raw_features and a feature_map")
+            self._raw_features = [str(f) for f in raw_features]
+            weights = np.asarray(feature_map, dtype=np.float64)
+            if weights.shape != (len(self._raw_features), len(self._features)):
+                raise ValueError(
+                    f"feature_map must be (n_raw, n_engineered) = "
+                    f"({len(self._raw_features)}, {len(self._features)}), got {weights.shape}"
+                )
+            if preprocessor.n_outputs != len(self._features):
+                raise ValueError("the preprocessor's width does not match the features")
+            self._feature_map = weights
         self._classes = None if classes is None else list(classes)
         self._output_space: OutputSpace = output_space
         self._expected_values = np.asarray(expected_values, dtype=np.float64).reshape(-1)
@@ -220,12 +256,30 @@ class ScoringExplainer(ABC):
     # -- description --------------------------------------------------------------------
     @property
     def features(self) -> list[str]:
-        """Names of the model's input features, in column order."""
-        return list(self._features)
+        """Names of the input features, in column order: the raw features when the
+        explainer has a preprocessor (importances are reported for them), else the
+        model's."""
+        return list(self._raw_features if self._raw_features is not None else self._features)
 
     @property
     def n_features(self) -> int:
-        return len(self._features)
+        """Width of an input row (raw features when there is a preprocessor)."""
+        return len(self.features)
+
+    @property
+    def engineered_features(self) -> list[str]:
+        """Names of the model's own input columns (after the preprocessor, if any)."""
+        return list(self._features)
+
+    @property
+    def preprocessor(self) -> OnnxTransform | None:
+        """Raw -> engineered transform (an ONNX graph), or ``None``."""
+        return self._preprocessor
+
+    @property
+    def feature_map(self) -> np.ndarray | None:
+        """``(n_raw, n_engineered)`` shares of each engineered column per raw feature."""
+        return None if self._feature_map is None else self._feature_map.copy()
 
     @property
     def classes(self) -> list[Any] | None:
@@ -256,7 +310,21 @@ class ScoringExplainer(ABC):
 
     # -- run time -------------------------------------------------------------------------
     def _check(self, X: Any) -> np.ndarray:
-        matrix = as_matrix(X, self._features)
+        """Validated model input (engineered when there is a preprocessor), float64."""
+        matrix = as_matrix(X, self.features)
+        if self._preprocessor is not None:
+            raw = matrix
+            matrix = self._preprocessor.transform(raw)
+            if not self._allow_missing and np.isnan(matrix).any():
+                row = int(np.argwhere(np.isnan(matrix))[0][0])
+                cols = [f for f, v in zip(self.features, raw[row], strict=True) if np.isnan(v)]
+                raise InputError(
+                    f"missing value (NaN) in row {row}"
+                    + (f", feature(s) {cols}" if cols else "")
+                    + " that the preprocessing does not fill; this model does not handle "
+                    "missing values"
+                )
+            return matrix
         if not self._allow_missing and np.isnan(matrix).any():
             row, col = np.argwhere(np.isnan(matrix))[0]
             raise InputError(
@@ -264,6 +332,16 @@ class ScoringExplainer(ABC):
                 "this model does not handle missing values"
             )
         return matrix
+
+    def _to_raw(self, values: np.ndarray, get_raw: bool | None) -> np.ndarray:
+        """Engineered attributions (n_rows, n_eng, n_outputs) -> raw (n_rows, n_raw, ...)."""
+        if self._feature_map is None:
+            if get_raw:
+                raise InputError("this explainer has no preprocessing: no raw features")
+            return values
+        if get_raw is False:
+            return values
+        return np.einsum("reo,ae->rao", values, self._feature_map)
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictions (n_rows,) and explained outputs (n_rows, n_outputs): the model's."""
@@ -282,12 +360,15 @@ class ScoringExplainer(ABC):
             return np.ascontiguousarray(values.transpose(2, 0, 1))
         return np.ascontiguousarray(values[:, :, 0])
 
-    def explain(self, X: Any) -> np.ndarray:
+    def explain(self, X: Any, *, get_raw: bool | None = None) -> np.ndarray:
         """Local importances of every feature for every row.
 
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features) or DataFrame
+        get_raw : bool, optional
+            With a preprocessor: raw-feature importances (default, ``True``) or the
+            engineered columns' (``False``).
 
         Returns
         -------
@@ -295,7 +376,7 @@ class ScoringExplainer(ABC):
             ``(n_classes, n_rows, n_features)`` for classification (two classes for a
             binary model), ``(n_rows, n_features)`` for regression.
         """
-        return self._layout(self._attribute(self._check(X), None))
+        return self._layout(self._to_raw(self._attribute(self._check(X), None), get_raw))
 
     def score(self, X: Any, *, timings: dict[str, float] | None = None) -> ScoreResult:
         """Predictions, probabilities and local importances in one pass.
@@ -315,7 +396,7 @@ class ScoringExplainer(ABC):
         start = time.perf_counter()
         predictions, outputs = self._predict(matrix)
         predicted = time.perf_counter()
-        values = self._attribute(matrix, outputs)
+        values = self._to_raw(self._attribute(matrix, outputs), None)
         if timings is not None:
             timings["model"] = predicted - start
             timings["explain"] = time.perf_counter() - predicted

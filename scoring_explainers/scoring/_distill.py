@@ -12,7 +12,7 @@ from .._errors import ConversionError, InputError, UnsupportedModelError
 from ._base import as_matrix
 from ._onnx_model import OnnxModel, Task
 
-__all__ = ["Prepared", "prepare", "resolve_features"]
+__all__ = ["Prepared", "PythonModel", "prepare", "resolve_features"]
 
 #: Largest probability / prediction gap between the model and its ONNX graph (relative to
 #: the output scale when above 1) accepted at distill time; above it the conversion is
@@ -90,8 +90,13 @@ def prepare(
     features: list[str] | None,
     classes: list[Any] | None,
     threads: int,
+    require_onnx: bool = True,
 ) -> Prepared:
-    """Validate the examples, convert the model and check the conversion on them."""
+    """Validate the examples, convert the model and check the conversion on them.
+
+    With ``require_onnx=False`` a model that does not convert is called in Python instead
+    (:class:`PythonModel`): it explains in-process but cannot be saved.
+    """
     from ..convert import check_agreement, to_onnx
 
     final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -105,7 +110,12 @@ def prepare(
     if hasattr(initialization_examples, "columns") and features is not None:
         initialization_examples = initialization_examples.set_axis(names, axis=1)
     X = as_matrix(initialization_examples, names)
-    converted = to_onnx(model, X.shape[1], classes=classes)
+    try:
+        converted = to_onnx(model, X.shape[1], classes=classes)
+    except (ConversionError, UnsupportedModelError) as exc:
+        if require_onnx:
+            raise
+        return _python_prepared(model, X, names, classes, str(exc))
     onnx_model = OnnxModel(
         converted.onnx_bytes, task=converted.task, n_features=X.shape[1], threads=threads
     )
@@ -152,4 +162,87 @@ def prepare(
         task=converted.task,
         metadata=metadata,
         original=None if converted.source == "onnx" else model,
+    )
+
+
+class PythonModel:
+    """A fitted model called in Python, with :class:`OnnxModel`'s interface.
+
+    The fallback of the full explainers for models that do not convert to ONNX: the
+    explainer works in-process, but saving it fails with the conversion error.
+    """
+
+    model_bytes = None
+    threads = 1
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        task: Task,
+        n_features: int,
+        feature_names: list[str] | None,
+        conversion_error: str,
+    ) -> None:
+        self._model = model
+        self.task: Task = task
+        self.n_features = n_features
+        self._names = feature_names
+        self.conversion_error = conversion_error
+
+    def _frame(self, X: np.ndarray) -> Any:
+        if self._names is None:
+            return X
+        import pandas as pd
+
+        return pd.DataFrame(X, columns=self._names)
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities or predictions, float64 of shape (n_rows, n_outputs)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = self._frame(X)
+            if self.task == "classification":
+                values = self._model.predict_proba(frame)
+            else:
+                values = self._model.predict(frame)
+        return np.asarray(values, dtype=np.float64).reshape(len(X), -1)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.outputs(X)
+        if self.task == "classification":
+            labels = np.asarray(self._model.classes_)[np.argmax(outputs, axis=1)]
+            return labels, outputs
+        return outputs[:, 0].copy(), outputs
+
+
+def _python_prepared(
+    model: Any, X: np.ndarray, names: list[str], classes: list[Any] | None, error: str
+) -> Prepared:
+    task: Task = "classification" if hasattr(model, "predict_proba") else "regression"
+    fitted = getattr(model, "feature_names_in_", None)
+    python = PythonModel(
+        model,
+        task=task,
+        n_features=X.shape[1],
+        feature_names=None if fitted is None else [str(f) for f in fitted],
+        conversion_error=error,
+    )
+    model_classes = None
+    if task == "classification":
+        model_classes = [c.item() if isinstance(c, np.generic) else c for c in model.classes_]
+    display = model_classes if classes is None else list(classes)
+    if display is not None and model_classes is not None and len(display) != len(model_classes):
+        raise InputError(f"{len(display)} class names given, the model has {len(model_classes)}")
+    metadata: dict[str, Any] = {"model_type": type(model).__qualname__, "onnx": error}
+    if display is not None and display != model_classes:
+        metadata["model_classes"] = model_classes
+    return Prepared(
+        X=X,
+        model=python,  # type: ignore[arg-type]
+        features=names,
+        classes=display,
+        task=task,
+        metadata=metadata,
+        original=model,
     )

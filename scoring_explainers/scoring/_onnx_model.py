@@ -9,7 +9,7 @@ import onnxruntime as ort
 
 from .._errors import ArtifactError
 
-__all__ = ["LABEL_OUTPUT", "PREDICTION_OUTPUT", "PROBABILITY_OUTPUT", "OnnxModel"]
+__all__ = ["LABEL_OUTPUT", "PREDICTION_OUTPUT", "PROBABILITY_OUTPUT", "OnnxModel", "OnnxTransform"]
 
 #: Output names every graph made by :mod:`scoring_explainers.convert` carries.
 LABEL_OUTPUT = "label"
@@ -110,3 +110,48 @@ class OnnxModel:
         (predictions,) = self._session.run([PREDICTION_OUTPUT], feed)
         values = np.asarray(predictions, dtype=np.float64).reshape(len(X), -1)
         return values[:, 0].copy(), values
+
+
+class OnnxTransform:
+    """Preprocessing as an ONNX graph: raw rows in, engineered float rows out.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+        A graph with one 2-D numeric input of ``n_inputs`` columns and one float output.
+    n_inputs, n_outputs : int
+    threads : int, default=1
+    """
+
+    def __init__(self, model_bytes: bytes, *, n_inputs: int, n_outputs: int, threads: int = 1):
+        try:
+            self._session = ort.InferenceSession(
+                model_bytes, session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ArtifactError(
+                "preprocess.onnx", f"onnxruntime cannot load the graph: {exc}"
+            ) from exc
+        self.model_bytes = model_bytes
+        self.n_inputs = n_inputs
+        self.n_outputs = n_outputs
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ArtifactError(
+                "preprocess.onnx",
+                f"expected one input and one output, found {len(inputs)} and {len(outputs)}",
+            )
+        self._input_name = inputs[0].name
+        self._input_dtype = np.float64 if inputs[0].type == "tensor(double)" else np.float32
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Raw rows (n_rows, n_inputs) -> engineered rows (n_rows, n_outputs), float64."""
+        feed = {self._input_name: np.ascontiguousarray(X, dtype=self._input_dtype)}
+        (values,) = self._session.run(None, feed)
+        out = np.asarray(values, dtype=np.float64).reshape(len(X), -1)
+        if out.shape[1] != self.n_outputs:
+            raise ArtifactError(
+                "preprocess.onnx", f"gives {out.shape[1]} columns, expected {self.n_outputs}"
+            )
+        return out

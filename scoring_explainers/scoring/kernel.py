@@ -127,6 +127,7 @@ class KernelScoringExplainer(ScoringExplainer):
         allow_missing: bool | None = None,
         threads: int = 1,
         max_synthetic_rows: int | Literal["auto"] = "auto",
+        require_onnx: bool = True,
     ) -> KernelScoringExplainer:
         """Distill a Kernel scoring explainer from a fitted model.
 
@@ -172,12 +173,21 @@ class KernelScoringExplainer(ScoringExplainer):
             a synthetic stream at distill time and keeps the fastest chunk size (small
             chunks keep a model's intermediates in cache, large ones save per-call
             overhead; which wins depends on the model).
+        require_onnx : bool, default=True
+            With ``False``, a model that does not convert to ONNX is called in Python:
+            the explainer works in-process (the full explainers use this) but cannot be
+            saved.
         """
         from .._background import summarize
         from ._distill import prepare
 
         prep = prepare(
-            model, initialization_examples, features=features, classes=classes, threads=threads
+            model,
+            initialization_examples,
+            features=features,
+            classes=classes,
+            threads=threads,
+            require_onnx=require_onnx,
         )
         X = prep.X
         m = X.shape[1]
