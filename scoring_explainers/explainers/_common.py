@@ -1,0 +1,198 @@
+"""What the full explainers share: input handling, the explained model, raw mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import InputError, UnsupportedModelError
+from ..explanation import GlobalExplanation, LocalExplanation, global_from_local
+from ..scoring._base import ScoringExplainer
+from ..transformations import FeatureMap, feature_map
+
+__all__ = ["ExplainedModel", "dense", "explained_model", "to_explanation"]
+
+ModelTask = Literal["auto", "classification", "regression"]
+#: Largest sparse matrix densified for explaining (cells).
+MAX_DENSE_CELLS = 50_000_000
+
+
+def dense(X: Any) -> Any:
+    """Numpy / pandas input as is; scipy sparse densified (bounded)."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        cells = X.shape[0] * X.shape[1]
+        if cells > MAX_DENSE_CELLS:
+            raise InputError(
+                f"a sparse matrix of {X.shape[0]} x {X.shape[1]} is too large to explain at "
+                f"once (limit {MAX_DENSE_CELLS:,} cells); explain it in batches"
+            )
+        return X.toarray()
+    if isinstance(X, list):
+        return np.asarray(X)
+    if not hasattr(X, "shape"):
+        raise InputError(f"expected a numpy array, DataFrame or scipy sparse matrix, got {type(X)}")
+    return X
+
+
+def _width(X: Any) -> int:
+    shape = np.shape(X)
+    if len(shape) != 2:
+        raise InputError(f"expected a 2-D table of rows, got shape {shape}")
+    return int(shape[1])
+
+
+def raw_names(X: Any, model: Any, features: list[str] | None, use_model: bool) -> list[str]:
+    """Names of the raw columns: given, DataFrame columns, the model's, else generic."""
+    width = _width(X)
+    if features is not None:
+        names = [str(f) for f in features]
+    elif hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+    elif use_model and getattr(model, "feature_names_in_", None) is not None:
+        names = [str(f) for f in model.feature_names_in_]
+    else:
+        names = [f"feature_{i}" for i in range(width)]
+    if len(names) != width:
+        raise InputError(f"{len(names)} feature names for {width} columns")
+    return names
+
+
+@dataclass
+class ExplainedModel:
+    """The estimator an engine explains, and how raw rows reach it.
+
+    ``estimator`` takes ``model_input(raw)``; ``fmap`` (if any) maps its columns back to
+    the raw features. ``preprocessing`` is the fitted object the map was read from (the
+    user's ``transformations`` or a Pipeline's leading steps).
+    """
+
+    estimator: Any
+    raw_features: list[str]
+    model_features: list[str]
+    fmap: FeatureMap | None
+    preprocessing: Any
+    implicit: bool  # the map comes from the model's own Pipeline steps
+
+    def model_input(self, X: Any) -> Any:
+        X = dense(X)
+        if self.fmap is None:
+            if hasattr(X, "columns"):
+                return X
+            return np.asarray(X)
+        if not hasattr(X, "columns") and isinstance(self.fmap.transformations, list | tuple):
+            import pandas as pd
+
+            X = pd.DataFrame(np.asarray(X), columns=self.raw_features)
+        elif (
+            not hasattr(X, "columns")
+            and getattr(self.fmap.transformations, "feature_names_in_", None) is not None
+        ):
+            import pandas as pd
+
+            X = pd.DataFrame(np.asarray(X), columns=self.raw_features)
+        return self.fmap.transform(X)
+
+
+def explained_model(
+    model: Any,
+    X: Any,
+    *,
+    features: list[str] | None,
+    transformations: Any,
+    allow_all_transformations: bool,
+    split_pipeline: bool,
+) -> ExplainedModel:
+    """Work out what is explained: the model on (engineered) columns, and the raw map.
+
+    With ``transformations`` the model takes their output. Without them, a Pipeline whose
+    final estimator is to be explained on its own (``split_pipeline``) has its leading
+    steps read as the transformations.
+    """
+    X = dense(X)
+    if transformations is not None:
+        names = raw_names(X, model, features, use_model=False)
+        given = feature_map(
+            transformations, names, allow_all_transformations=allow_all_transformations
+        )
+        return ExplainedModel(
+            model, names, given.engineered_features, given, transformations, False
+        )
+    steps = getattr(model, "steps", None)
+    names = raw_names(X, model, features, use_model=True)
+    if split_pipeline and steps and len(steps) > 1:
+        preprocessing = model[:-1]
+        fmap: FeatureMap | None = None
+        try:
+            fmap = feature_map(
+                preprocessing, names, allow_all_transformations=allow_all_transformations
+            )
+        except UnsupportedModelError:
+            pass
+        if fmap is not None:
+            return ExplainedModel(
+                steps[-1][1], names, fmap.engineered_features, fmap, preprocessing, True
+            )
+    return ExplainedModel(model, names, names, None, None, False)
+
+
+def numeric(X: Any) -> np.ndarray | None:
+    """The rows as float64 if every column is numeric, else ``None``."""
+    try:
+        matrix = np.asarray(dense(X), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return matrix if matrix.ndim == 2 else None
+
+
+def to_explanation(
+    engine: ScoringExplainer,
+    explained: ExplainedModel,
+    X: Any,
+    *,
+    method: str,
+    subset: list[int] | None,
+    is_global: bool,
+    include_local: bool = True,
+    keep_data: bool = True,
+    metadata: dict[str, Any] | None = None,
+    binary_margin: bool = False,
+) -> LocalExplanation | GlobalExplanation:
+    """Explain ``X`` (raw rows) with ``engine`` and wrap the values as an explanation."""
+    X = dense(X)
+    result = engine.score(explained.model_input(X))
+    values = result.local_importance_values
+    expected = result.expected_values
+    task = engine.task
+    classes = result.classes
+    if binary_margin:  # a regressor on the class-1 log-odds: present as two classes
+        values = np.stack([-values, values])
+        expected = np.array([-float(expected), float(expected)])
+        task = "classification"
+        classes = (metadata or {}).get("classes")
+    features = list(explained.model_features)
+    if explained.fmap is not None:
+        values = explained.fmap.to_raw(values)
+        features = list(explained.raw_features)
+    if subset is not None:
+        values = values[..., subset]
+        features = [features[i] for i in subset]
+    common: dict[str, Any] = {
+        "features": features,
+        "classes": classes,
+        "expected_values": expected,
+        "method": method,
+        "is_raw": explained.fmap is not None,
+        "eval_data": (numeric(X) if keep_data and subset is None else None),
+        "eval_y_predicted": (metadata or {}).get("predictions", result.predictions),
+        "eval_y_predicted_proba": (metadata or {}).get("probabilities", result.probabilities),
+        "metadata": {
+            k: v
+            for k, v in (metadata or {}).items()
+            if k not in ("predictions", "probabilities", "classes")
+        },
+    }
+    if is_global:
+        return global_from_local(values, model_task=task, include_local=include_local, **common)
+    return LocalExplanation(local_importance_values=values, model_task=task, **common)
