@@ -135,7 +135,13 @@ def _block(transformer: Any, n_in: int, allow_all: bool) -> np.ndarray:
             weights = weights @ _block(step, weights.shape[1], allow_all)
         return weights
     if hasattr(transformer, "transformers_"):  # nested ColumnTransformer
-        return _column_transformer(transformer, [str(i) for i in range(n_in)], allow_all)[0]
+        fitted = getattr(transformer, "feature_names_in_", None)
+        names = (
+            [str(f) for f in fitted]
+            if fitted is not None and len(fitted) == n_in
+            else [str(i) for i in range(n_in)]
+        )
+        return _column_transformer(transformer, names, allow_all)[0]
     if name == "OneHotEncoder":
         widths = _onehot_widths(transformer)
         return np.repeat(np.eye(n_in), widths, axis=1)
