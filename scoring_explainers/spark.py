@@ -484,7 +484,9 @@ def _explain_batches(batches: Iterator[pa.RecordBatch], plan: _Plan) -> Iterator
             yield _explain_batch(explainer, part, plan)
 
 
-def _parse_strings(values: list[Any], matrix_column: np.ndarray, bad: list[str | None], name: str):
+def _parse_strings(
+    values: list[Any], matrix_column: np.ndarray, bad: list[str | None], name: str
+) -> None:
     for i, value in enumerate(values):
         if value is None:
             continue
@@ -553,7 +555,9 @@ class _Scored:
     top_values: np.ndarray | None
 
 
-def _score(explainer: ScoringExplainer, matrix: np.ndarray, rows: np.ndarray, plan: _Plan):
+def _score(
+    explainer: ScoringExplainer, matrix: np.ndarray, rows: np.ndarray, plan: _Plan
+) -> _Scored:
     result = explainer.score(matrix)
     values = result.local_importance_values
     names, top = (None, None) if plan.top_k is None else result.top_features(plan.top_k)
