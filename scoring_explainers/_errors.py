@@ -38,3 +38,21 @@ class ArtifactError(ScoringExplainersError, ValueError):
 
 class UnsupportedModelError(ScoringExplainersError, TypeError):
     """The model is of a kind this explainer cannot explain (e.g. not linear for Linear)."""
+
+
+class ClientError(ScoringExplainersError):
+    """A call to the explanation service failed: the server answered with an error, or the
+    answer was not what the client expects.
+
+    ``status`` is the HTTP status the server answered (``None`` when there was no answer)
+    and the message carries the server's own explanation of the problem.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class ServiceConnectionError(ClientError):
+    """The service could not be reached (connection refused, DNS, timeout, TLS)."""

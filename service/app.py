@@ -1,4 +1,4 @@
-"""The Litestar application: /score, the V2 protocol, metrics, probes."""
+"""The Litestar application: /score, the V2 protocol, metrics, probes, the explanation store."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from .schemas import (
     V2ModelMetadata,
 )
 from .settings import Settings
+from .store import ExplanationStore, StoreConfig, StoreError, create_store_router
 from .v2 import InferenceRequest, rows_from_v2, v2_outputs
 
 __all__ = ["create_app"]
@@ -108,6 +109,10 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes
     return _error(exc.status_code, str(message), headers=exc.headers)
 
 
+def _store_error(_: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
+    return _error(exc.status, str(exc))
+
+
 def _not_ready(_: Request[Any, Any, Any], exc: NotReady) -> Response[bytes]:
     return _error(503, str(exc))
 
@@ -177,7 +182,7 @@ class _Middleware:
             await send(message)
 
         try:
-            if self.api_key and scope["path"] not in OPEN_PATHS and not self._authorized(scope):
+            if self.api_key and not self._open(scope["path"]) and not self._authorized(scope):
                 response = _error(
                     401,
                     "missing or wrong API key: send 'Authorization: Bearer <key>'",
@@ -192,6 +197,10 @@ class _Middleware:
             self.runtime.metrics.observe_request(
                 endpoint, status["code"], time.perf_counter() - start
             )
+
+    @staticmethod
+    def _open(path: str) -> bool:
+        return path in OPEN_PATHS
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -216,6 +225,12 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     settings = settings or Settings.from_env()
     runtime = runtime or ScoringRuntime(settings)
     model_name = settings.name
+    store_config = StoreConfig(
+        sqlite_path=settings.store_path,
+        database_url=settings.database_url,
+        max_upload_bytes=settings.store_max_bytes,
+    )
+    store = ExplanationStore(store_config)
 
     async def keep_loading() -> None:
         while not await anyio.to_thread.run_sync(runtime.try_load):
@@ -417,9 +432,12 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             v2_model_ready,
             v2_model,
             v2_infer,
+            create_store_router(store_config),
         ],
         on_startup=[load_artifact],
+        on_shutdown=[lambda: store.close()],
         exception_handlers={
+            StoreError: _store_error,
             ScoringExplainersError: _input_error,
             InputError: _input_error,
             NotReady: _not_ready,
@@ -434,7 +452,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             components=Components(),
         ),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"runtime": runtime, "settings": settings}),
+        state=State({"runtime": runtime, "settings": settings, "store": store}),
         debug=False,
     )
     return app

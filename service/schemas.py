@@ -8,8 +8,12 @@ import msgspec
 
 __all__ = [
     "ErrorBody",
+    "ExplanationDownload",
+    "ExplanationRecord",
+    "ExplanationUpload",
     "ModelReadyBody",
     "ReadyBody",
+    "RunSummary",
     "ScoreResponse",
     "StatusBody",
     "TopK",
@@ -63,6 +67,53 @@ class ScoreResponse(msgspec.Struct):
     probabilities: list[list[float]] | None = None
     classes: list[Any] | None = None
     top_k: TopK | None = None
+
+
+class ExplanationRecord(msgspec.Struct):
+    """One stored explanation as listings show it (``upload_time`` is ISO 8601, UTC;
+    ``top_k`` is set when only the top-k global values were kept)."""
+
+    id: str
+    run_id: str
+    comment: str | None
+    upload_time: str
+    kind: str
+    method: str
+    model_task: str
+    is_raw: bool
+    is_engineered: bool
+    num_features: int
+    num_examples: int | None
+    num_classes: int | None
+    top_k: int | None
+    has_eval_data: bool
+    has_true_ys: bool
+
+
+class RunSummary(msgspec.Struct):
+    """A run with its number of stored explanations."""
+
+    run_id: str
+    count: int
+    latest_upload_time: str
+
+
+class ExplanationUpload(msgspec.Struct):
+    """An upload: ``explanation`` is ``LocalExplanation.to_dict()`` (local or global form),
+    ``true_ys`` one label per explained row."""
+
+    explanation: dict[str, Any]
+    comment: str | None = None
+    true_ys: list[Any] | None = None
+
+
+class ExplanationDownload(msgspec.Struct):
+    """A stored explanation: its listing entry, true labels and JSON form (read it with
+    ``LocalExplanation.from_dict``)."""
+
+    record: ExplanationRecord
+    true_ys: list[Any] | None
+    explanation: dict[str, Any]
 
 
 class V2Tensor(msgspec.Struct):

@@ -56,6 +56,18 @@ class Settings:
     """While the artifact cannot be loaded the service stays up, not ready, logs the
     reason and tries again this often (0: try once)."""
 
+    store_path: str = "data/explanations.sqlite3"
+    """SQLite file of the explanation store (``/explanations``, the dashboard), created on
+    first use; empty switches the store off. One file serves one replica."""
+
+    database_url: str = ""
+    """PostgreSQL URL (``postgresql://user:password@host:5432/db``) of the explanation
+    store; when set it replaces the SQLite file, so several replicas share the store."""
+
+    store_max_bytes: int = 64 * 2**20
+    """Largest explanation upload in bytes; more is a 413 (a classifier's explanation of
+    5,000 rows x 30 features with its data is about 10 MB)."""
+
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -88,6 +100,7 @@ class Settings:
             "ort_threads",
             "top_k_max",
             "load_retry_seconds",
+            "store_max_bytes",
         ):
             if int(getattr(self, name)) < (0 if name in ("port", "load_retry_seconds") else 1):
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")

@@ -117,3 +117,44 @@ def test_missing_required_values_fail_at_render():
         render({"apiKey": {"enabled": True}})
     with pytest.raises(helm.HelmRenderError, match="initContainer.image is required"):
         render({"artifact": {"source": "initContainer"}})
+
+
+def test_store_is_off_by_default():
+    manifests = render()
+    assert manifests["ConfigMap"][0]["data"]["SCORING_STORE_PATH"] == ""
+    assert "PersistentVolumeClaim" not in manifests
+
+
+def test_store_on_sqlite_gets_a_volume():
+    manifests = render(_values(CHART / "ci" / "store-sqlite-values.yaml"))
+    [claim] = manifests["PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "demo-scoring-explainer-store"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["spec"]["storageClassName"] == "standard"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    deployment = manifests["Deployment"][0]["spec"]
+    assert deployment["strategy"]["type"] == "Recreate" and deployment["replicas"] == 1
+    pod = deployment["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "store")
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "store")
+    assert mount["mountPath"] == "/data" and not mount.get("readOnly")
+    config = manifests["ConfigMap"][0]["data"]
+    assert config["SCORING_STORE_PATH"] == "/data/explanations.sqlite3"
+    assert config["SCORING_STORE_MAX_BYTES"] == "67108864"
+
+
+def test_store_on_postgres_reads_the_url_from_a_secret():
+    manifests = render(_values(CHART / "ci" / "store-postgres-values.yaml"))
+    assert "PersistentVolumeClaim" not in manifests
+    pod = manifests["Deployment"][0]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    ref = env["SCORING_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "explanations-db", "key": "database-url"}
+    assert manifests["ConfigMap"][0]["data"]["SCORING_STORE_PATH"] == ""
+    assert "HorizontalPodAutoscaler" in manifests  # several replicas share PostgreSQL
+
+
+def test_sqlite_store_refuses_several_replicas():
+    with pytest.raises(helm.HelmRenderError, match="SQLite serves one replica"):
+        render({"store": {"enabled": True}})

@@ -37,3 +37,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.artifact.mountPath -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "scoring-explainer.storeSqlite" -}}
+{{- if and .Values.store.enabled (not .Values.store.databaseUrlSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "scoring-explainer.storeClaimName" -}}
+{{- default (printf "%s-store" (include "scoring-explainer.fullname" .)) .Values.store.persistence.existingClaim -}}
+{{- end -}}

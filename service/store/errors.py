@@ -1,0 +1,29 @@
+"""Errors of the explanation store; each carries the HTTP status it answers with."""
+
+from __future__ import annotations
+
+__all__ = ["Conflict", "NotFound", "StoreError", "StoreUnavailable"]
+
+
+class StoreError(Exception):
+    """Base class: ``status`` is the HTTP status, the message says what went wrong."""
+
+    status = 500
+
+
+class NotFound(StoreError):
+    """No explanation (or run) matches the request."""
+
+    status = 404
+
+
+class Conflict(StoreError):
+    """An explanation with this id is already stored under the run."""
+
+    status = 409
+
+
+class StoreUnavailable(StoreError):
+    """The store is switched off, or its database cannot be reached or written."""
+
+    status = 503
