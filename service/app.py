@@ -1,4 +1,5 @@
-"""The Litestar application: /score, the V2 protocol, metrics, probes, the explanation store."""
+"""The Litestar application: /score, the V2 protocol, metrics, probes, the explanation store
+and the dashboard."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from scoring_explainers import InputError, ScoringExplainersError
 from scoring_explainers._version import __version__
 
+from .dashboard import create_dashboard_router, is_dashboard_path
 from .payload import BodyTooLarge, MalformedBody
 from .runtime import NotReady, ScoringRuntime, encode
 from .schemas import (
@@ -43,7 +45,8 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("service")
 
-#: Paths that never need the API key (probes and metrics).
+#: Paths that never need the API key (probes and metrics; the dashboard's page and files
+#: too, see ``is_dashboard_path``: the page asks for the key before it reads data).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 JSON = MediaType.JSON
 #: Bodies up to this size are parsed on the event loop (microseconds); larger ones in a
@@ -200,7 +203,7 @@ class _Middleware:
 
     @staticmethod
     def _open(path: str) -> bool:
-        return path in OPEN_PATHS
+        return path in OPEN_PATHS or is_dashboard_path(path)
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -433,6 +436,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             v2_model,
             v2_infer,
             create_store_router(store_config),
+            create_dashboard_router(),
         ],
         on_startup=[load_artifact],
         on_shutdown=[lambda: store.close()],

@@ -1,0 +1,288 @@
+"""The explanation dashboard: its pages, and ``ExplanationDashboard`` for notebooks.
+
+The same three files (``dashboard_static/``: HTML, JavaScript, CSS; no external network,
+no build step) are served by the scoring service at ``/dashboard`` and by
+:class:`ExplanationDashboard`, a small standard-library server on 127.0.0.1 that answers the
+few endpoints the page reads (``/explanations/...`` for one explanation, and ``/score``
+from the ``model`` given) — so the dashboard works without the service deployed::
+
+    from scoring_explainers.dashboard import ExplanationDashboard
+
+    dashboard = ExplanationDashboard(explanation, scoring_explainer, datasetX=x_test,
+                                     true_y=y_test)
+    dashboard.url        # http://127.0.0.1:PORT/dashboard?run=local
+    dashboard.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError
+from .explanation import LocalExplanation
+
+__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "ExplanationDashboard", "asset"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "dashboard_static"
+#: The dashboard's files and their media types (``index.html`` is the page itself).
+ASSETS = {
+    "index.html": "text/html; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+#: Everything the page loads or calls comes from its own origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+RUN_ID = "local"
+
+
+def asset(name: str) -> bytes:
+    """The bytes of one dashboard file (``FileNotFoundError`` if not installed)."""
+    if name not in ASSETS:
+        raise FileNotFoundError(name)
+    return (STATIC_DIR / name).read_bytes()
+
+
+def _rows_from_body(payload: Any, features: Sequence[str]) -> np.ndarray:
+    """``{"data": [[...]]}`` or records ``[{feature: value}]`` as a float matrix."""
+    if isinstance(payload, dict) and "data" in payload:
+        payload = payload["data"]
+    if not isinstance(payload, list) or not payload:
+        raise InputError('send {"data": [[...]]} or a list of records')
+    if all(isinstance(row, dict) for row in payload):
+        missing = [f for f in features if f not in payload[0]]
+        if missing:
+            raise InputError(f"records miss the model's features {missing[:5]}")
+        payload = [[row.get(f) for f in features] for row in payload]
+    try:
+        matrix = np.asarray(payload, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"rows must be numbers: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[1] != len(features):
+        raise InputError(f"rows must have {len(features)} values, got shape {matrix.shape}")
+    return matrix
+
+
+class _Scorer:
+    """``/score`` for the local dashboard from a scoring explainer or a plain model."""
+
+    def __init__(self, model: Any, explanation: LocalExplanation) -> None:
+        self.model = model
+        self.explainer = callable(getattr(model, "score", None)) and hasattr(model, "features")
+        self.features = list(model.features) if self.explainer else explanation.features
+        self.classes = explanation.classes
+
+    def __call__(self, payload: Any) -> dict[str, Any]:
+        matrix = _rows_from_body(payload, self.features)
+        if self.explainer:
+            result = self.model.score(matrix)
+            body: dict[str, Any] = {
+                "predictions": np.asarray(result.predictions).tolist(),
+                "local_importance_values": np.asarray(result.local_importance_values).tolist(),
+                "expected_values": np.asarray(result.expected_values).tolist(),
+                "features": list(result.features),
+                "output_space": result.output_space,
+                "method": result.method,
+            }
+            if result.probabilities is not None:
+                body["probabilities"] = np.asarray(result.probabilities).tolist()
+                body["classes"] = list(result.classes or [])
+            return body
+        body = {"predictions": np.asarray(self.model.predict(matrix)).tolist()}
+        body["features"] = self.features
+        if callable(getattr(self.model, "predict_proba", None)):
+            body["probabilities"] = np.asarray(self.model.predict_proba(matrix)).tolist()
+            classes = getattr(self.model, "classes_", None)
+            body["classes"] = self.classes or np.asarray(classes).tolist()
+        return body
+
+
+class ExplanationDashboard:
+    """The dashboard for one explanation, served on 127.0.0.1 from this process.
+
+    Parameters
+    ----------
+    explanation : LocalExplanation or GlobalExplanation
+    model : optional
+        What answers what-if and ICE: a scoring explainer (``predict`` with importances,
+        e.g. :class:`~scoring_explainers.scoring.KernelScoringExplainer`) or any model with
+        ``predict`` (and ``predict_proba``) taking an ``ndarray of shape (n_rows,
+        n_features)``. Without it the global and local views work, what-if and ICE say why
+        they cannot.
+    datasetX : array-like of shape (n_rows, n_features), optional
+        The explained rows, when the explanation does not carry them (``eval_data``).
+    true_y : array-like of shape (n_rows,), optional
+        True labels, shown next to the predictions.
+    port : int, optional
+        Port on 127.0.0.1; default: a free one.
+
+    The server runs in a daemon thread until :meth:`stop` (or the end of the process).
+    ``url`` is the page's address; it is printed when the dashboard starts.
+    """
+
+    def __init__(
+        self,
+        explanation: LocalExplanation,
+        model: Any = None,
+        *,
+        datasetX: Any = None,
+        true_y: Any = None,
+        port: int | None = None,
+    ) -> None:
+        if not isinstance(explanation, LocalExplanation):
+            raise TypeError(f"expected a LocalExplanation or GlobalExplanation: {explanation!r}")
+        data = explanation.to_dict()
+        if datasetX is not None:
+            matrix = np.asarray(datasetX, dtype=np.float64)
+            if matrix.ndim != 2 or matrix.shape[1] != explanation.num_features:
+                raise InputError(
+                    f"datasetX must be (n_rows, {explanation.num_features}), got {matrix.shape}"
+                )
+            data["eval_data"] = matrix.tolist()
+        if data["eval_y_predicted"] is None and data["eval_data"] is not None and model is not None:
+            rows = np.asarray(data["eval_data"], dtype=np.float64)
+            scored = _Scorer(model, explanation)({"data": rows.tolist()})
+            data["eval_y_predicted"] = scored["predictions"]
+            data["eval_y_predicted_proba"] = scored.get("probabilities")
+        self.explanation = LocalExplanation.from_dict(data)  # checks the combination
+        n_rows = len(data["eval_data"]) if data["eval_data"] is not None else None
+        labels = None if true_y is None else np.asarray(true_y).tolist()
+        if labels is not None and (n_rows is None or len(labels) != n_rows):
+            raise InputError(f"true_y has {len(labels)} labels for {n_rows} rows")
+        self._scorer = None if model is None else _Scorer(model, self.explanation)
+        self._record = self._describe(self.explanation, labels is not None)
+        self._download = json.dumps(
+            {"record": self._record, "true_ys": labels, "explanation": data}, allow_nan=False
+        ).encode()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port or 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}/dashboard?run={RUN_ID}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="explanation-dashboard", daemon=True
+        )
+        self._thread.start()
+        print(f"Explanation dashboard: {self.url}")
+
+    @staticmethod
+    def _describe(explanation: LocalExplanation, has_true_ys: bool) -> dict[str, Any]:
+        rows = explanation.num_examples if explanation.has_local else None
+        return {
+            "id": explanation.id,
+            "run_id": RUN_ID,
+            "comment": None,
+            "upload_time": datetime.fromtimestamp(time.time(), tz=UTC).isoformat(),
+            "kind": explanation.kind,
+            "method": explanation.method,
+            "model_task": explanation.model_task,
+            "is_raw": explanation.is_raw,
+            "is_engineered": explanation.is_engineered,
+            "num_features": explanation.num_features,
+            "num_examples": rows,
+            "num_classes": explanation.num_classes,
+            "top_k": None,
+            "has_eval_data": explanation.eval_data is not None,
+            "has_true_ys": has_true_ys,
+        }
+
+    def _routes(self, path: str) -> tuple[int, bytes, str]:
+        """Status, body and media type of a GET."""
+        json_type = "application/json"
+        if path == "/dashboard":
+            return 200, asset("index.html"), ASSETS["index.html"]
+        if path.startswith("/dashboard/static/"):
+            name = path.rsplit("/", 1)[1]
+            if name in ASSETS:
+                return 200, asset(name), ASSETS[name]
+        record = self._record
+        runs = [{"run_id": RUN_ID, "count": 1, "latest_upload_time": record["upload_time"]}]
+        answers = {
+            "/explanations": json.dumps(runs).encode(),
+            f"/explanations/{RUN_ID}": json.dumps([record]).encode(),
+            f"/explanations/{RUN_ID}/latest": self._download,
+            f"/explanations/{RUN_ID}/{record['id']}": self._download,
+        }
+        if path in answers:
+            return 200, answers[path], json_type
+        return 404, _error(404, f"nothing at {path}"), json_type
+
+    def _score(self, body: bytes) -> tuple[int, bytes]:
+        if self._scorer is None:
+            message = "no model: pass model= to ExplanationDashboard for what-if and ICE"
+            return 503, _error(503, message)
+        try:
+            payload = json.loads(body)
+            return 200, json.dumps(self._scorer(payload), allow_nan=False).encode()
+        except (ValueError, InputError) as exc:
+            return 422, _error(422, str(exc))
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        dashboard = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: bytes, media_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", media_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                path = urllib.parse.urlsplit(self.path).path
+                self._send(*dashboard._routes(path))
+
+            def do_POST(self) -> None:
+                path = urllib.parse.urlsplit(self.path).path
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if path != "/score":
+                    self._send(404, _error(404, f"nothing at {path}"), "application/json")
+                    return
+                status, answer = dashboard._score(body)
+                self._send(status, answer, "application/json")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # a notebook is no place for an access log
+
+        return Handler
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+    def __enter__(self) -> ExplanationDashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the dashboard in a frame, with its link."""
+        return (
+            f'<a href="{self.url}" target="_blank">{self.url}</a><br>'
+            f'<iframe src="{self.url}" width="100%" height="900" style="border:0"></iframe>'
+        )
+
+    def __repr__(self) -> str:
+        return f"ExplanationDashboard(url={self.url!r})"
+
+
+def _error(status: int, message: str) -> bytes:
+    return json.dumps({"error": message, "status": status}).encode()

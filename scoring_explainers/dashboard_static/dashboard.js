@@ -1,0 +1,590 @@
+// Explanation dashboard: plain JavaScript, SVG for bars and lines, canvas for point clouds.
+// Reads /explanations (the store) and /score (the live model) from the page's own origin.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
+  const COLOURS = 32; // colour buckets: one fillStyle per bucket on the canvases
+
+  const state = {
+    runs: [], records: [], run: null, record: null, exp: null, trueYs: null,
+    classIndex: 0, k: 10, selected: null, whatIf: null, features: [], rows: 0,
+    local: null, data: null, colour: null, colourLabel: "", global: null,
+  };
+  const marks = {}; // view -> {xs, ys, rows}: screen positions of drawn points (hit tests)
+  const timings = {};
+
+  // -- HTTP ---------------------------------------------------------------------------------
+  function headers(json) {
+    const h = json ? { "Content-Type": "application/json" } : {};
+    const key = sessionStorage.getItem("scoring-api-key");
+    if (key) h.Authorization = "Bearer " + key;
+    return h;
+  }
+
+  async function api(path, body) {
+    const init = body === undefined ? { headers: headers(false) }
+      : { method: "POST", headers: headers(true), body: JSON.stringify(body) };
+    const response = await fetch(path, init);
+    if (response.status === 401) $("key-box").hidden = false;
+    const payload = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(payload.error || response.status + " " + response.statusText);
+    return payload;
+  }
+
+  function status(text, isError) {
+    $("status").textContent = text || "";
+    $("status").className = isError ? "error" : "";
+  }
+
+  // -- colours and scales ---------------------------------------------------------------------
+  function colourOf(t) { // t in [0, 1]: blue -> grey -> red
+    const a = Math.max(0, Math.min(1, t));
+    const r = Math.round(a < 0.5 ? 37 + a * 2 * 130 : 167 + (a - 0.5) * 2 * 53);
+    const g = Math.round(a < 0.5 ? 99 + a * 2 * 60 : 159 - (a - 0.5) * 2 * 121);
+    const b = Math.round(a < 0.5 ? 235 - a * 2 * 60 : 175 - (a - 0.5) * 2 * 137);
+    return `rgb(${r},${g},${b})`;
+  }
+  const PALETTE = Array.from({ length: COLOURS }, (_, i) => colourOf(i / (COLOURS - 1)));
+
+  function extent(values) {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (!isFinite(lo)) return [0, 1];
+    if (lo === hi) return [lo - 0.5, hi + 0.5];
+    const pad = (hi - lo) * 0.04;
+    return [lo - pad, hi + pad];
+  }
+
+  function scale(domain, range) {
+    const [d0, d1] = domain, [r0, r1] = range;
+    return (v) => r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
+  }
+
+  function fmt(v) {
+    if (typeof v !== "number") return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : +v.toPrecision(4) + "";
+  }
+
+  // -- the explanation as arrays ----------------------------------------------------------------
+  function prepare(envelope) {
+    const exp = envelope.explanation;
+    state.exp = exp;
+    state.trueYs = envelope.true_ys;
+    state.features = exp.features;
+    const classification = exp.model_task === "classification";
+    const local = exp.local_importance_values;
+    state.local = local ? (classification ? local[state.classIndex] : local) : null;
+    state.data = exp.eval_data;
+    state.rows = state.local ? state.local.length : state.data ? state.data.length : 0;
+    state.global = globalValues(exp);
+    const proba = exp.eval_y_predicted_proba;
+    const predicted = exp.eval_y_predicted;
+    if (proba) {
+      state.colour = proba.map((p) => p[state.classIndex]);
+      state.colourLabel = "P(" + exp.classes[state.classIndex] + ")";
+    } else if (predicted && predicted.every((v) => typeof v === "number")) {
+      state.colour = predicted;
+      state.colourLabel = "prediction";
+    } else if (predicted) {
+      const labels = [...new Set(predicted.map(String))];
+      state.colour = predicted.map((v) => labels.indexOf(String(v)));
+      state.colourLabel = "predicted class";
+    } else {
+      state.colour = null;
+      state.colourLabel = "";
+    }
+  }
+
+  function globalValues(exp) {
+    if (exp.global_importance_values) return exp.global_importance_values;
+    const local = exp.local_importance_values;
+    if (!local) return null;
+    const perClass = exp.model_task === "classification" ? local : [local];
+    const out = new Array(exp.features.length).fill(0);
+    for (const rows of perClass) {
+      for (const row of rows) for (let f = 0; f < row.length; f++) out[f] += Math.abs(row[f]);
+    }
+    const n = perClass.length * perClass[0].length;
+    return out.map((v) => v / n);
+  }
+
+  function ranked(values, k, byMagnitude) {
+    const order = values.map((_, i) => i);
+    const key = byMagnitude ? (i) => Math.abs(values[i]) : (i) => values[i];
+    order.sort((a, b) => key(b) - key(a) || a - b); // stable ties: lower index first
+    return order.slice(0, k);
+  }
+
+  function colourValues() {
+    if (!state.colour) return null;
+    const [lo, hi] = extent(state.colour);
+    return state.colour.map((v) => Math.round(((v - lo) / (hi - lo)) * (COLOURS - 1)));
+  }
+
+  // -- drawing ----------------------------------------------------------------------------------
+  function svgEl(name, attrs, parent, text) {
+    const el = document.createElementNS(SVG_NS, name);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (text !== undefined) el.textContent = text;
+    if (parent) parent.appendChild(el);
+    return el;
+  }
+
+  function clear(svg) { while (svg.firstChild) svg.removeChild(svg.firstChild); }
+
+  function message(svg, text) {
+    clear(svg);
+    svgEl("text", { x: 12, y: 24, class: "message" }, svg, text);
+  }
+
+  // Horizontal bars: names, values; signed bars are red (positive) or blue (negative).
+  function bars(svg, names, values, { signed, view }) {
+    clear(svg);
+    const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
+    const labelWidth = 150, n = values.length;
+    const row = Math.min(26, (height - 8) / Math.max(n, 1));
+    const lo = signed ? Math.min(0, ...values) : 0, hi = Math.max(0, ...values);
+    const x = scale([lo, hi === lo ? lo + 1 : hi], [labelWidth, width - 60]);
+    svgEl("line", { x1: x(0), x2: x(0), y1: 0, y2: n * row, class: "axis" }, svg);
+    values.forEach((v, i) => {
+      const y = 4 + i * row;
+      const g = svgEl("g", { class: "mark", "data-view": view, "data-feature": names[i],
+        "data-value": String(v) }, svg);
+      svgEl("text", { x: labelWidth - 6, y: y + row * 0.6, "text-anchor": "end" }, g,
+        names[i].length > 24 ? names[i].slice(0, 23) + "…" : names[i]);
+      const x0 = Math.min(x(0), x(v)), w = Math.max(1, Math.abs(x(v) - x(0)));
+      svgEl("rect", { x: x0, y, width: w, height: row * 0.75,
+        class: signed ? (v >= 0 ? "bar-pos" : "bar-neg") : "bar" }, g);
+      svgEl("text", { x: Math.max(x(0), x(v)) + 4, y: y + row * 0.6, class: "value" }, g, fmt(v));
+    });
+    svg.dataset.marks = String(n);
+  }
+
+  // Points on a canvas, one colour bucket at a time; positions kept for clicks.
+  function scatter(view, canvas, xs, ys, colours, labels) {
+    const ctx = canvas.getContext("2d");
+    const width = canvas.width, height = canvas.height;
+    ctx.clearRect(0, 0, width, height);
+    const sx = scale(extent(xs), [PAD.left, width - PAD.right]);
+    const sy = scale(extent(ys), [height - PAD.bottom, PAD.top]);
+    axes(ctx, width, height, extent(xs), extent(ys), labels);
+    const n = xs.length, px = new Float32Array(n), py = new Float32Array(n);
+    for (let i = 0; i < n; i++) { px[i] = sx(xs[i]); py[i] = sy(ys[i]); }
+    drawBuckets(ctx, px, py, colours, 3);
+    marks[view] = { xs: px, ys: py, canvas };
+    canvas.dataset.marks = String(n);
+    highlight(view);
+  }
+
+  function drawBuckets(ctx, px, py, colours, size) {
+    const half = size / 2;
+    ctx.globalAlpha = 0.75;
+    if (!colours) {
+      ctx.fillStyle = "#4f46e5";
+      for (let i = 0; i < px.length; i++) ctx.fillRect(px[i] - half, py[i] - half, size, size);
+    } else {
+      for (let b = 0; b < COLOURS; b++) {
+        ctx.fillStyle = PALETTE[b];
+        for (let i = 0; i < px.length; i++) {
+          if (colours[i] === b) ctx.fillRect(px[i] - half, py[i] - half, size, size);
+        }
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  function axes(ctx, width, height, xd, yd, labels) {
+    ctx.strokeStyle = "#999";
+    ctx.beginPath();
+    ctx.moveTo(PAD.left, PAD.top);
+    ctx.lineTo(PAD.left, height - PAD.bottom);
+    ctx.lineTo(width - PAD.right, height - PAD.bottom);
+    ctx.stroke();
+    ctx.fillStyle = "#333";
+    ctx.font = "11px sans-serif";
+    ctx.fillText(fmt(xd[0]), PAD.left, height - 10);
+    ctx.fillText(fmt(xd[1]), width - PAD.right - 50, height - 10);
+    ctx.fillText(labels[0], width / 2 - 40, height - 10);
+    ctx.fillText(fmt(yd[1]), 2, PAD.top + 8);
+    ctx.fillText(fmt(yd[0]), 2, height - PAD.bottom);
+    ctx.save();
+    ctx.translate(12, height / 2 + 30);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(labels[1], 0, 0);
+    ctx.restore();
+  }
+
+  function highlight(view) {
+    const m = marks[view];
+    if (!m || state.selected === null || state.selected >= m.xs.length) return;
+    const ctx = m.canvas.getContext("2d");
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(m.xs[state.selected], m.ys[state.selected], 6, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.lineWidth = 1;
+  }
+
+  // -- global views -------------------------------------------------------------------------------
+  function axisChoices() {
+    const choices = [];
+    if (state.exp.eval_y_predicted_proba) choices.push(["proba", state.colourLabel]);
+    if (state.exp.eval_y_predicted) choices.push(["predicted", "Prediction"]);
+    if (state.trueYs) choices.push(["true", "True label"]);
+    choices.push(["row", "Row"]);
+    state.features.forEach((f, i) => choices.push(["f" + i, f]));
+    return choices;
+  }
+
+  function axisValues(key) {
+    const n = state.rows;
+    if (key === "row") return Array.from({ length: n }, (_, i) => i);
+    if (key === "proba") return state.exp.eval_y_predicted_proba.map((p) => p[state.classIndex]);
+    const labels = key === "true" ? state.trueYs : key === "predicted" ? state.exp.eval_y_predicted : null;
+    if (labels) {
+      if (labels.every((v) => typeof v === "number")) return labels;
+      const names = [...new Set(labels.map(String))];
+      return labels.map((v) => names.indexOf(String(v)));
+    }
+    const f = +key.slice(1);
+    return state.data.map((r) => r[f]);
+  }
+
+  function fillSelect(select, options, value) {
+    select.innerHTML = "";
+    for (const [v, label] of options) select.add(new Option(label, v));
+    if (value !== undefined && options.some(([v]) => v === value)) select.value = value;
+  }
+
+  function drawData() {
+    const canvas = $("data-canvas");
+    if (!state.data) {
+      canvas.dataset.marks = "0";
+      $("data-legend").textContent = "This explanation carries no evaluation data.";
+      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      return;
+    }
+    const x = $("data-x").value, y = $("data-y").value;
+    const label = (k) => $("data-x").querySelector(`option[value="${k}"]`).textContent;
+    scatter("data", canvas, axisValues(x), axisValues(y), colourValues(), [label(x), label(y)]);
+    $("data-legend").textContent = state.colour ? "colour: " + state.colourLabel : "";
+  }
+
+  function drawGlobal() {
+    if (!state.global) return message($("global-svg"), "No importances in this explanation.");
+    const order = ranked(state.global, state.k, false);
+    bars($("global-svg"), order.map((i) => state.features[i]), order.map((i) => state.global[i]),
+      { signed: false, view: "global" });
+  }
+
+  function drawExplore() {
+    const canvas = $("explore-canvas");
+    if (!state.data || !state.local) { canvas.dataset.marks = "0"; return; }
+    const f = +$("explore-feature").value;
+    scatter("explore", canvas, state.data.map((r) => r[f]), state.local.map((r) => r[f]),
+      colourValues(), [state.features[f] + " value", "importance"]);
+  }
+
+  function drawSummary() {
+    const canvas = $("summary-canvas");
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (!state.local) { canvas.dataset.marks = "0"; return; }
+    const order = ranked(state.global, state.k, false);
+    const width = canvas.width, height = canvas.height, left = 150;
+    let lo = Infinity, hi = -Infinity;
+    for (const f of order) for (const r of state.local) { lo = Math.min(lo, r[f]); hi = Math.max(hi, r[f]); }
+    const x = scale(extent([lo, hi]), [left, width - PAD.right]);
+    const band = (height - PAD.bottom) / order.length;
+    ctx.strokeStyle = "#999";
+    ctx.beginPath(); ctx.moveTo(x(0), 0); ctx.lineTo(x(0), height - PAD.bottom); ctx.stroke();
+    ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
+    ctx.fillText(fmt(lo), left, height - 8);
+    ctx.fillText(fmt(hi), width - 60, height - 8);
+    let drawn = 0;
+    order.forEach((f, j) => {
+      ctx.fillStyle = "#333";
+      ctx.fillText(state.features[f].slice(0, 22), 2, j * band + band / 2 + 4);
+      const values = state.data ? state.data.map((r) => r[f]) : null;
+      const [vlo, vhi] = values ? extent(values) : [0, 1];
+      const px = new Float32Array(state.rows), py = new Float32Array(state.rows);
+      const colours = values ? new Array(state.rows) : null;
+      for (let i = 0; i < state.rows; i++) {
+        px[i] = x(state.local[i][f]);
+        py[i] = j * band + band / 2 + (((i * 2654435761) % 1000) / 1000 - 0.5) * band * 0.7;
+        if (colours) colours[i] = Math.round(((values[i] - vlo) / (vhi - vlo)) * (COLOURS - 1));
+      }
+      drawBuckets(ctx, px, py, colours, 2);
+      drawn += state.rows;
+    });
+    canvas.dataset.marks = String(drawn);
+  }
+
+  function drawGlobalViews() {
+    drawData();
+    drawGlobal();
+    drawExplore();
+    drawSummary();
+  }
+
+  // -- local views --------------------------------------------------------------------------------
+  function predictionText(row) {
+    const exp = state.exp;
+    const parts = [];
+    if (exp.eval_y_predicted) parts.push("prediction " + exp.eval_y_predicted[row]);
+    if (exp.eval_y_predicted_proba) parts.push(state.colourLabel + " " + fmt(exp.eval_y_predicted_proba[row][state.classIndex]));
+    if (state.trueYs) parts.push("true " + state.trueYs[row]);
+    return parts.join(", ");
+  }
+
+  function select(row) {
+    state.selected = row;
+    state.whatIf = state.data ? state.data[row].slice() : null;
+    $("local-title").textContent = `Row ${row}` + (predictionText(row) ? ": " + predictionText(row) : "");
+    $("local-title").dataset.row = String(row);
+    drawLocal();
+    drawWhatIfInputs();
+    drawGlobalViews();
+    scoreWhatIf();
+    drawIce();
+  }
+
+  function drawLocal() {
+    if (state.selected === null || !state.local) return;
+    const values = state.local[state.selected];
+    const order = ranked(values, state.k, true);
+    bars($("local-svg"), order.map((i) => state.features[i]), order.map((i) => values[i]),
+      { signed: true, view: "local" });
+  }
+
+  function drawWhatIfInputs() {
+    const box = $("whatif-inputs");
+    box.innerHTML = "";
+    if (!state.whatIf) { box.textContent = "This explanation carries no evaluation data."; return; }
+    state.features.forEach((name, f) => {
+      const label = document.createElement("label");
+      label.textContent = name;
+      const input = document.createElement("input");
+      input.type = "number";
+      input.step = "any";
+      input.value = String(state.whatIf[f]);
+      input.dataset.feature = name;
+      input.addEventListener("change", () => {
+        const v = parseFloat(input.value);
+        if (!Number.isFinite(v)) return;
+        state.whatIf[f] = v;
+        scoreWhatIf();
+        drawIce();
+      });
+      label.appendChild(input);
+      box.appendChild(label);
+    });
+  }
+
+  function record(row) {
+    const out = {};
+    state.features.forEach((f, i) => { out[f] = row[i]; });
+    return out;
+  }
+
+  let whatIfCall = 0;
+  async function scoreWhatIf() {
+    const shown = $("whatif-prediction");
+    if (!state.whatIf) return;
+    const call = ++whatIfCall;
+    shown.textContent = "scoring…";
+    shown.className = "prediction";
+    delete shown.dataset.prediction;
+    try {
+      const result = await api("score", [record(state.whatIf)]);
+      if (call !== whatIfCall) return;
+      const prediction = result.predictions[0];
+      let text = "prediction " + prediction;
+      shown.dataset.prediction = String(prediction);
+      if (result.probabilities) {
+        const p = result.probabilities[0][state.classIndex];
+        text += `, P(${result.classes[state.classIndex]}) ${fmt(p)}`;
+        shown.dataset.probability = String(p);
+      }
+      shown.textContent = text;
+      const local = result.local_importance_values;
+      if (local) {
+        const values = state.exp.model_task === "classification" ? local[state.classIndex][0] : local[0];
+        const order = ranked(values, state.k, true);
+        bars($("whatif-svg"), order.map((i) => result.features[i]), order.map((i) => values[i]),
+          { signed: true, view: "whatif" });
+      } else {
+        message($("whatif-svg"), "The model gives predictions only (no importances).");
+      }
+    } catch (err) {
+      if (call !== whatIfCall) return;
+      shown.textContent = "what-if: " + err.message;
+      shown.className = "prediction error";
+    }
+  }
+
+  let iceCall = 0;
+  async function drawIce() {
+    const svg = $("ice-svg");
+    if (!state.whatIf) return message(svg, "Select a point (needs evaluation data).");
+    const f = +$("ice-feature").value;
+    const steps = Math.max(2, Math.min(200, +$("ice-steps").value || 20));
+    const [lo, hi] = [Math.min(...state.data.map((r) => r[f])), Math.max(...state.data.map((r) => r[f]))];
+    const grid = Array.from({ length: steps }, (_, i) => lo + ((hi - lo) * i) / (steps - 1));
+    const rows = grid.map((v) => { const r = state.whatIf.slice(); r[f] = v; return record(r); });
+    const call = ++iceCall;
+    try {
+      const result = await api("score", rows);
+      if (call !== iceCall) return;
+      const ys = result.probabilities ? result.probabilities.map((p) => p[state.classIndex])
+        : result.predictions.map(Number);
+      iceLine(svg, grid, ys, state.features[f], result.probabilities ? "P(" + result.classes[state.classIndex] + ")" : "prediction");
+    } catch (err) {
+      if (call !== iceCall) return;
+      message(svg, "ICE: " + err.message);
+    }
+  }
+
+  function iceLine(svg, xs, ys, xLabel, yLabel) {
+    clear(svg);
+    const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
+    const x = scale(extent(xs), [PAD.left, width - PAD.right]);
+    const y = scale(extent(ys), [height - PAD.bottom, PAD.top]);
+    svgEl("path", { d: `M${PAD.left},${PAD.top}V${height - PAD.bottom}H${width - PAD.right}`, class: "axis", fill: "none" }, svg);
+    svgEl("polyline", { class: "ice-line", points: xs.map((v, i) => `${x(v)},${y(ys[i])}`).join(" ") }, svg);
+    xs.forEach((v, i) => svgEl("circle", { class: "ice-point", cx: x(v), cy: y(ys[i]), r: 3,
+      "data-x": String(v), "data-y": String(ys[i]) }, svg));
+    svgEl("text", { x: width / 2 - 40, y: height - 6 }, svg, xLabel);
+    svgEl("text", { x: 2, y: PAD.top - 2 }, svg, yLabel + " " + fmt(Math.min(...ys)) + " – " + fmt(Math.max(...ys)));
+    svg.dataset.marks = String(xs.length);
+  }
+
+  // -- clicks on point clouds -----------------------------------------------------------------------
+  function nearest(view, event) {
+    const m = marks[view];
+    if (!m) return null;
+    const rect = m.canvas.getBoundingClientRect();
+    const cx = ((event.clientX - rect.left) * m.canvas.width) / rect.width;
+    const cy = ((event.clientY - rect.top) * m.canvas.height) / rect.height;
+    let best = null, bestD = 64; // within 8 canvas pixels
+    for (let i = 0; i < m.xs.length; i++) {
+      const d = (m.xs[i] - cx) ** 2 + (m.ys[i] - cy) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return best;
+  }
+
+  function markPosition(view, row) { // page coordinates of a drawn point (for tests)
+    const m = marks[view];
+    const rect = m.canvas.getBoundingClientRect();
+    return { x: rect.left + (m.xs[row] * rect.width) / m.canvas.width,
+      y: rect.top + (m.ys[row] * rect.height) / m.canvas.height };
+  }
+
+  // -- loading ---------------------------------------------------------------------------------------
+  async function loadRuns() {
+    state.runs = await api("explanations");
+    const params = new URLSearchParams(location.search);
+    const wanted = params.get("run");
+    const runs = state.runs.map((r) => r.run_id);
+    if (wanted && !runs.includes(wanted)) runs.push(wanted);
+    fillSelect($("run"), runs.map((r) => [r, r]));
+    if (!runs.length) { status("No explanations stored yet."); return; }
+    $("run").value = wanted || runs[runs.length - 1]; // the run with the latest upload
+    await loadRun(params.get("explanation"));
+  }
+
+  async function loadRun(explanationId) {
+    state.run = $("run").value;
+    state.records = await api("explanations/" + encodeURIComponent(state.run));
+    const options = state.records.map((r) => [r.id, `${r.upload_time.slice(0, 19)} ${r.method}` + (r.comment ? ` (${r.comment})` : "")]);
+    fillSelect($("explanation"), options);
+    if (!state.records.length) { status(`Run ${state.run} has no explanations.`, true); return; }
+    const latest = state.records[state.records.length - 1].id;
+    $("explanation").value = explanationId && state.records.some((r) => r.id === explanationId) ? explanationId : latest;
+    await loadExplanation();
+  }
+
+  async function loadExplanation() {
+    const t0 = performance.now();
+    status("loading…");
+    const id = $("explanation").value;
+    const envelope = await api(`explanations/${encodeURIComponent(state.run)}/${encodeURIComponent(id)}`);
+    timings.download = performance.now() - t0;
+    const t1 = performance.now();
+    state.record = envelope.record;
+    const exp = envelope.explanation;
+    const classes = exp.classes || [];
+    $("class-box").hidden = exp.model_task !== "classification";
+    fillSelect($("class"), classes.map((c, i) => [String(i), String(c)]));
+    state.classIndex = classes.length > 1 ? classes.length - 1 : 0;
+    $("class").value = String(state.classIndex);
+    prepare(envelope);
+    const nF = state.features.length;
+    $("top-k").max = String(nF);
+    state.k = Math.min(nF, Math.max(1, +$("top-k").value || 10));
+    $("top-k").value = String(state.k);
+    const choices = axisChoices();
+    const first = choices.find(([k]) => k.startsWith("f"));
+    fillSelect($("data-x"), choices, first ? first[0] : "row");
+    fillSelect($("data-y"), choices, choices[0][0]);
+    const byRank = state.global ? ranked(state.global, nF, false) : state.features.map((_, i) => i);
+    const featureOptions = byRank.map((i) => [String(i), state.features[i]]);
+    fillSelect($("explore-feature"), featureOptions);
+    fillSelect($("ice-feature"), featureOptions);
+    state.selected = null;
+    drawGlobalViews();
+    if (state.rows) select(0);
+    timings.render = performance.now() - t1;
+    timings.firstRender = performance.now(); // since navigation start
+    document.body.dataset.explanation = id;
+    status("");
+  }
+
+  function wire() {
+    $("run").addEventListener("change", () => loadRun().catch(fail));
+    $("explanation").addEventListener("change", () => loadExplanation().catch(fail));
+    $("class").addEventListener("change", () => {
+      state.classIndex = +$("class").value;
+      prepare({ explanation: state.exp, true_ys: state.trueYs });
+      drawGlobalViews();
+      if (state.selected !== null) select(state.selected);
+    });
+    $("top-k").addEventListener("change", () => {
+      state.k = Math.min(state.features.length, Math.max(1, +$("top-k").value || 1));
+      $("top-k").value = String(state.k);
+      drawGlobal();
+      drawSummary();
+      drawLocal();
+      scoreWhatIf();
+    });
+    $("data-x").addEventListener("change", drawData);
+    $("data-y").addEventListener("change", drawData);
+    $("explore-feature").addEventListener("change", drawExplore);
+    $("ice-feature").addEventListener("change", drawIce);
+    $("ice-steps").addEventListener("change", drawIce);
+    for (const view of ["data", "explore"]) {
+      $(view + "-canvas").addEventListener("click", (event) => {
+        const row = nearest(view, event);
+        if (row !== null) select(row);
+      });
+    }
+    $("key-apply").addEventListener("click", () => {
+      sessionStorage.setItem("scoring-api-key", $("api-key").value.trim());
+      $("key-box").hidden = true;
+      loadRuns().then(ready).catch(fail);
+    });
+  }
+
+  function fail(err) { status(err.message, true); }
+  function ready() { document.body.dataset.ready = "true"; }
+
+  window.dashboard = { state, timings, markPosition, select };
+  wire();
+  loadRuns().then(ready).catch(fail);
+})();

@@ -1,0 +1,57 @@
+"""``/dashboard``: the explanation dashboard's page and files, served by the service itself.
+
+The files come from :mod:`scoring_explainers.dashboard` (shared with the notebook
+dashboard); they are read once, when the app is built. The page reads ``/explanations``
+and ``/score`` from the same origin and asks for the API key when the service has one, so
+the page and its files are open like the probes.
+"""
+
+from __future__ import annotations
+
+from litestar import Response, Router, get
+from litestar.params import FromPath
+
+from scoring_explainers.dashboard import ASSETS, CONTENT_SECURITY_POLICY, asset
+
+__all__ = ["create_dashboard_router", "is_dashboard_path"]
+
+
+def is_dashboard_path(path: str) -> bool:
+    """Whether ``path`` is the dashboard's page or one of its files (no API key needed)."""
+    return path == "/dashboard" or path.startswith("/dashboard/")
+
+
+def _load() -> dict[str, bytes]:
+    files = {}
+    for name in ASSETS:
+        try:
+            files[name] = asset(name)
+        except FileNotFoundError:  # a wheel built without the package data
+            pass
+    return files
+
+
+def create_dashboard_router() -> Router:
+    """The page at ``/dashboard`` and its files at ``/dashboard/static/<name>``."""
+    files = _load()
+    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
+
+    def answer(name: str) -> Response[bytes]:
+        if name not in files:
+            return Response(
+                b'{"error": "dashboard file not found (or not installed)", "status": 404}',
+                status_code=404,
+                media_type="application/json",
+            )
+        return Response(files[name], media_type=ASSETS[name], headers=headers)
+
+    @get("/", include_in_schema=False)
+    async def page() -> Response[bytes]:
+        """The dashboard (``?run=RUN_ID`` opens the latest explanation of that run)."""
+        return answer("index.html")
+
+    @get("/static/{name:str}", include_in_schema=False)
+    async def static(name: FromPath[str]) -> Response[bytes]:
+        return answer(name if name != "index.html" else "")
+
+    return Router(path="/dashboard", route_handlers=[page, static])
