@@ -35,12 +35,8 @@ __all__ = ["TreeScoringExplainer"]
 #: and all tables together stay under MAX_TABLE_BYTES.
 MAX_TABLE_DEPTH = 14
 MAX_TABLE_BYTES = 512 * 2**20
-#: Largest (elements x features x outputs) matrix used to sum contributions per feature.
-MAX_DENSE_ENTRIES = 20_000_000
 #: (rows x background rows x path elements) per interventional pass (bounds memory).
 INTERVENTIONAL_CELLS = 4_000_000
-#: Up to this many rows, contributions are scatter-added per feature instead of multiplied.
-FEW_ROWS = 4
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
 ROW_CHUNK = 64
 
@@ -154,6 +150,82 @@ def _prepare_own_graph(
     return prep
 
 
+class _FeatureSums:
+    """Sums element contributions times leaf values into (feature, output) columns.
+
+    Elements are sorted by feature, so each feature's terms are one contiguous run and a
+    batch is one small product per feature: ``contributions[:, run] @ leaf_value[run]``.
+    ``single``: every leaf feeds one output (boosting: its class), so its value can be
+    folded into the contribution table; then the products use ``output_of`` (one-hot).
+    """
+
+    def __init__(self, feature: np.ndarray, leaf_value: np.ndarray, n_features: int) -> None:
+        self.n_features, self.k = n_features, leaf_value.shape[1]
+        self.single = bool(self.k == 1 or np.all((leaf_value != 0).sum(axis=1) <= 1))
+        self.order = np.argsort(feature, kind="stable")
+        self.leaf_value = np.ascontiguousarray(leaf_value[self.order])  # (E, K)
+        output = np.argmax(self.leaf_value != 0, axis=1)
+        self.output_of = np.zeros_like(self.leaf_value)
+        self.output_of[np.arange(len(output)), output] = 1.0
+        ordered = feature[self.order]
+        starts = np.searchsorted(ordered, np.arange(n_features))
+        ends = np.searchsorted(ordered, np.arange(n_features), side="right")
+        self.runs = [
+            (f, int(b), int(e)) for f, (b, e) in enumerate(zip(starts, ends, strict=True)) if e > b
+        ]
+
+    def __call__(self, contributions: np.ndarray, *, weighted: bool) -> np.ndarray:
+        """(n, n_elements) in ``order`` -> (n, n_features * n_outputs)."""
+        weights = self.leaf_value if weighted else self.output_of
+        out = np.zeros((len(contributions), self.n_features, self.k))
+        for f, begin, end in self.runs:
+            out[:, f, :] = contributions[:, begin:end] @ weights[begin:end]
+        return out.reshape(len(contributions), -1)
+
+
+class _PatternSlots:
+    """Every leaf's on/off pattern (bit p: the row follows the path at the leaf's p-th
+    feature) from the split directions, without a reduction per element.
+
+    Each leaf gets ``width`` (8 or 16) slots; slot p holds the first condition of the
+    p-th element, the later conditions of multi-split features are AND-ed in, unused
+    slots read a column that is always False, and ``np.packbits`` over the row turns
+    every leaf's slots into its pattern.
+    """
+
+    def __init__(self, a: dict[str, np.ndarray], depth: int) -> None:
+        n_nodes = len(a["node_feature"])
+        self.width = 8 if depth <= 8 else 16  # tables stop at MAX_TABLE_DEPTH <= 16
+        n_leaves = len(a["leaf_len"])
+        n_elem = len(a["elem_feature"])
+        leaf_of = np.repeat(np.arange(n_leaves), a["leaf_len"])
+        slot = leaf_of * self.width + (np.arange(n_elem) - a["leaf_start"][leaf_of])
+        # direction columns: left (0..N-1), right (N..2N-1), always True, always False
+        column = a["cond_node"] + n_nodes * (~a["cond_left"].astype(bool))
+        starts = a["elem_cond_start"]
+        count = np.diff(np.r_[starts, len(column)])
+        self.first = np.full(n_leaves * self.width, 2 * n_nodes + 1, dtype=np.intp)
+        self.first[slot] = column[starts]
+        self.more = [
+            (slot[count > j], column[starts[count > j] + j]) for j in range(1, int(count.max()))
+        ]
+
+    def patterns(self, go_left: np.ndarray) -> np.ndarray:
+        """(n, n_nodes) split directions -> (n, n_leaves) patterns (uint8 or uint16)."""
+        n, n_nodes = go_left.shape
+        both = np.empty((n, 2 * n_nodes + 2), dtype=bool)
+        both[:, :n_nodes] = go_left
+        np.logical_not(go_left, out=both[:, n_nodes : 2 * n_nodes])
+        both[:, 2 * n_nodes] = True
+        both[:, 2 * n_nodes + 1] = False
+        on = np.take(both, self.first, axis=1)
+        for slots, columns in self.more:
+            on[:, slots] &= np.take(both, columns, axis=1)
+        # each leaf's slots are whole bytes of the row: pack the row in one contiguous pass
+        packed = np.packbits(on, axis=1, bitorder="little")
+        return packed.view("<u2") if self.width == 16 else packed
+
+
 class TreeScoringExplainer(ScoringExplainer):
     """Exact path-dependent TreeSHAP (what ``shap.TreeExplainer(model)`` computes).
 
@@ -189,15 +261,9 @@ class TreeScoringExplainer(ScoringExplainer):
         self._leaf_of = leaf_of
         self._pos = np.arange(n_elem) - a["leaf_start"][leaf_of]
         self._zero_missing = bool(a["node_zero_missing"].any())
-        # element contributions -> (feature, output) as one dense product while that
-        # matrix is small; else sums over each feature's elements
-        k = a["leaf_value"].shape[1]
-        self._element_leaf_value = a["leaf_value"][leaf_of]  # (E, K)
-        self._to_features: np.ndarray | None = None
-        if n_elem * self.n_features * k <= MAX_DENSE_ENTRIES:
-            self._to_features = np.zeros((n_elem, self.n_features * k))
-            columns = a["elem_feature"][:, None] * k + np.arange(k)[None, :]
-            np.put_along_axis(self._to_features, columns, a["leaf_value"][leaf_of], axis=1)
+        # element contributions -> (feature, output) sums over contiguous segments
+        self._sums = _FeatureSums(a["elem_feature"], a["leaf_value"][leaf_of], self.n_features)
+        self._order = self._sums.order
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
         self.background_ = None if background is None else np.asarray(background, np.float64)
@@ -240,8 +306,14 @@ class TreeScoringExplainer(ScoringExplainer):
         if self.uses_tables_ and n_elem:
             self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
             self._index_dtype = np.int32 if len(self._table) < 2**31 else np.int64
-            self._elem_base = (start[leaf_of] + self._pos).astype(self._index_dtype)
-            self._pow2 = np.exp2(self._pos).astype(np.float32)  # patterns < 2**14: exact
+            if self._sums.single:  # one output per leaf: its value goes into the table
+                sizes = (2 ** a["leaf_len"]) * a["leaf_len"]
+                self._table *= np.repeat(a["leaf_value"].sum(axis=1), sizes)
+            # lookups come out in summation order
+            elem_base = (start[leaf_of] + self._pos).astype(self._index_dtype)
+            self._sorted_base = elem_base[self._order]
+            self._sorted_leaf = leaf_of[self._order]
+            self._slots = _PatternSlots(a, depth)
         elif self.background_ is None:
             self._t, self._w = _quadrature(depth)
 
@@ -348,6 +420,12 @@ class TreeScoringExplainer(ScoringExplainer):
     def _on(self, X: np.ndarray) -> np.ndarray:
         """Element on/off (n, n_elements): the row follows the path at that feature."""
         a = self.arrays_
+        follows = self._go(X)[:, a["cond_node"]] == a["cond_left"]
+        return np.logical_and.reduceat(follows, a["elem_cond_start"], axis=1)
+
+    def _go(self, X: np.ndarray) -> np.ndarray:
+        """Split directions (n, n_nodes): True where the row goes left."""
+        a = self.arrays_
         x = X.astype(np.float32 if self.dtype == "float32" else np.float64)
         values = x[:, a["node_feature"]]
         if self.decision == "le":
@@ -357,22 +435,27 @@ class TreeScoringExplainer(ScoringExplainer):
         missing = np.isnan(values)
         if self._zero_missing:
             missing |= a["node_zero_missing"] & (np.abs(np.nan_to_num(values)) <= 1e-35)
-        go_left = np.where(missing, a["node_nan_left"], go_left)
-        follows = go_left[:, a["cond_node"]] == a["cond_left"]
-        return np.logical_and.reduceat(follows, a["elem_cond_start"], axis=1)
+        if missing.any():
+            go_left = np.where(missing, a["node_nan_left"], go_left)
+        return go_left
 
-    def _element_values(self, on: np.ndarray) -> np.ndarray:
-        """Each element's contribution before the leaf value, (n, n_elements)."""
+    def _element_values(self, X: np.ndarray) -> np.ndarray:
+        """Each element's contribution (n, n_elements), in the summation order
+        ``self._order``; times the leaf value when the table holds it."""
         a = self.arrays_
         if self.uses_tables_:
-            pattern = np.add.reduceat(on * self._pow2, a["leaf_start"], axis=1)
-            offset = (pattern * a["leaf_len"]).astype(self._index_dtype)  # (n, leaves)
-            return self._table[offset[:, self._leaf_of] + self._elem_base]
+            pattern = self._slots.patterns(self._go(X))  # (n, leaves)
+            offset: np.ndarray = pattern.astype(self._index_dtype)
+            offset *= a["leaf_len"].astype(self._index_dtype)
+            index: np.ndarray = offset[:, self._sorted_leaf]
+            index += self._sorted_base
+            return np.take(self._table, index)
         z = a["elem_z"]
-        o = on.astype(np.float64)
+        o = self._on(X).astype(np.float64)
         factor = z[None, :, None] * (1 - self._t) + o[:, :, None] * self._t
         whole = np.multiply.reduceat(factor, a["leaf_start"], axis=1)
-        return (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
+        values = (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
+        return values[:, self._order]
 
     def _interventional(self, on: np.ndarray) -> np.ndarray:
         """Element contributions averaged over the background, (n, n_elements).
@@ -404,7 +487,7 @@ class TreeScoringExplainer(ScoringExplainer):
         slot = self._element_slot
         in_x = in_total[self._leaf_of] - in_with_bit.reshape(-1, len(on))[slot]  # b off, x on
         out_b = out_with_bit.reshape(-1, len(on))[slot]  # b on, x off
-        return np.where(on.T, in_x, out_b).T / n_background
+        return (np.where(on.T, in_x, out_b).T / n_background)[:, self._order]
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         k = self.arrays_["leaf_value"].shape[1]
@@ -416,37 +499,17 @@ class TreeScoringExplainer(ScoringExplainer):
                 step = max(1, INTERVENTIONAL_CELLS // max(1, cells))
             for start in range(0, len(X), step):
                 rows = slice(start, start + step)
-                on = self._on(X[rows])
-                contributions = (
-                    self._interventional(on)
-                    if self.background_ is not None
-                    else self._element_values(on)
-                )
-                if self._to_features is not None and len(contributions) > FEW_ROWS:
-                    values[rows] = contributions @ self._to_features
+                if self.background_ is not None:
+                    contributions = self._interventional(self._on(X[rows]))
+                    values[rows] = self._sums(contributions, weighted=True)
                 else:
-                    values[rows] = self._scatter(contributions)
+                    contributions = self._element_values(X[rows])
+                    weighted = not (self.uses_tables_ and self._sums.single)
+                    values[rows] = self._sums(contributions, weighted=weighted)
         values = values.reshape(len(X), self.n_features, k)
         if self.binary_margin:
             return np.concatenate([-values, values], axis=2)
         return values
-
-    def _scatter(self, contributions: np.ndarray) -> np.ndarray:
-        """Element contributions (r, E) added into their features: (r, n_features * K).
-
-        Used for one or two rows (the dense product would read the whole matrix per row)
-        and for ensembles too large for that matrix.
-        """
-        k = self._element_leaf_value.shape[1]
-        out = np.empty((len(contributions), self.n_features * k))
-        for i, row in enumerate(contributions):
-            for j in range(k):
-                out[i, j::k] = np.bincount(
-                    self.arrays_["elem_feature"],
-                    weights=row * self._element_leaf_value[:, j],
-                    minlength=self.n_features,
-                )
-        return out
 
     def margin(self, X: Any) -> np.ndarray:
         """The explained output from the trees themselves, shape (n_rows, n_outputs)."""

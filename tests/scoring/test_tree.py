@@ -277,11 +277,46 @@ def test_single_rows_equal_the_batch(case):
         np.testing.assert_allclose(alone[..., 0, :], batch[..., i, :], atol=1e-12, rtol=1e-12)
 
 
-def test_scatter_path_equals_the_dense_product(case, tmp_path):
+def test_leaf_patterns_equal_the_per_element_reduction(case):
     _, _, explainer, rows = case
-    large = load(save(explainer, tmp_path / "copy"))
-    large._to_features = None  # as for an ensemble too large for the dense matrix
-    np.testing.assert_allclose(large.explain(rows), explainer.explain(rows), atol=1e-12, rtol=1e-12)
+    _assert_patterns(explainer, rows)
+
+
+def _assert_patterns(explainer, rows):
+    """The packed per-leaf patterns equal sum_p on[p] * 2**p over each leaf's elements."""
+    a = explainer.arrays_
+    on = explainer._on(rows)  # (n, elements)
+    position = np.arange(on.shape[1]) - np.repeat(a["leaf_start"], a["leaf_len"])
+    expected = np.add.reduceat(on * 2**position, a["leaf_start"], axis=1)
+    patterns = explainer._slots.patterns(explainer._go(rows))
+    np.testing.assert_array_equal(patterns, expected)
+
+
+def test_paths_with_more_than_eight_features_match_shap():
+    """Leaves with 9-14 features on their path (16-bit patterns) against shap."""
+    import shap
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = make_regression(n_samples=3000, n_features=16, noise=1.0, random_state=0)
+    model = DecisionTreeRegressor(max_depth=14, random_state=0).fit(X[:2500], y[:2500])
+    explainer = TreeScoringExplainer.from_model(model, X[:100])
+    depth = int(explainer.arrays_["leaf_len"].max())
+    assert explainer.uses_tables_ and 8 < depth <= 14 and explainer._slots.width == 16
+    rows = X[2500:2600]
+    values = explainer.explain(rows)
+    expected = shap.TreeExplainer(model).shap_values(rows)
+    np.testing.assert_allclose(values, expected, atol=1e-6 * max(1.0, np.abs(values).max()))
+    np.testing.assert_allclose(values.sum(1) + explainer.expected_values[0], model.predict(rows))
+    _assert_patterns(explainer, rows)
+
+
+def test_chunks_equal_the_whole_batch(case, monkeypatch):
+    from scoring_explainers.scoring import tree
+
+    _, _, explainer, rows = case
+    whole = explainer.explain(rows)
+    monkeypatch.setattr(tree, "ROW_CHUNK", 7)
+    np.testing.assert_allclose(explainer.explain(rows), whole, atol=1e-12, rtol=1e-12)
 
 
 # -- HistGradientBoosting: the graph built from the trees ----------------------------------
