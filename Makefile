@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/kernel.py
 	$(BIN)/python bench/tree.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/spark.py --json bench/results/spark.json
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache .mypy_cache

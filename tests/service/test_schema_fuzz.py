@@ -28,7 +28,9 @@ def _app():
         folder,
     )
     logging.getLogger("service").setLevel(logging.WARNING)
-    service_settings = Settings(artifact=str(folder), max_rows=50)
+    service_settings = Settings(
+        artifact=str(folder), max_rows=50, store_path=str(folder.parent / "store.sqlite3")
+    )
     runtime = ScoringRuntime(service_settings)
     runtime.load()  # the app is driven without its lifespan here
     return create_app(service_settings, runtime)
