@@ -38,7 +38,7 @@ MAX_TABLE_BYTES = 512 * 2**20
 #: (rows x background rows x path elements) per interventional pass (bounds memory).
 INTERVENTIONAL_CELLS = 4_000_000
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
-ROW_CHUNK = 64
+ROW_CHUNK = 32
 
 _ARRAYS = (
     "node_feature",
