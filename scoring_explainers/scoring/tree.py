@@ -262,7 +262,9 @@ class TreeScoringExplainer(ScoringExplainer):
         self._pos = np.arange(n_elem) - a["leaf_start"][leaf_of]
         self._zero_missing = bool(a["node_zero_missing"].any())
         # element contributions -> (feature, output) sums over contiguous segments
-        self._sums = _FeatureSums(a["elem_feature"], a["leaf_value"][leaf_of], self.n_features)
+        # the model's own columns (engineered ones when there is a preprocessor)
+        self._width = len(self.engineered_features)
+        self._sums = _FeatureSums(a["elem_feature"], a["leaf_value"][leaf_of], self._width)
         self._order = self._sums.order
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
@@ -491,7 +493,7 @@ class TreeScoringExplainer(ScoringExplainer):
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         k = self.arrays_["leaf_value"].shape[1]
-        values = np.zeros((len(X), self.n_features * k))
+        values = np.zeros((len(X), self._width * k))
         if len(self.arrays_["elem_feature"]):
             step = ROW_CHUNK
             if self.background_ is not None:
@@ -506,7 +508,7 @@ class TreeScoringExplainer(ScoringExplainer):
                     contributions = self._element_values(X[rows])
                     weighted = not (self.uses_tables_ and self._sums.single)
                     values[rows] = self._sums(contributions, weighted=weighted)
-        values = values.reshape(len(X), self.n_features, k)
+        values = values.reshape(len(X), self._width, k)
         if self.binary_margin:
             return np.concatenate([-values, values], axis=2)
         return values
