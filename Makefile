@@ -46,6 +46,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python bench/kernel.py
 	$(BIN)/python bench/tree.py
+	$(BIN)/python bench/explainers.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/spark.py --json bench/results/spark.json
 	$(BIN)/python bench/dashboard.py
