@@ -18,6 +18,7 @@ default) or, with ``distribute=True``, by Spark's file distribution
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,6 +204,7 @@ def _output_fields(explainer: ScoringExplainer, plan_top_k: int | None) -> list[
         "task": explainer.task,
         "method": kind,
         "output_space": explainer.output_space,
+        "is_raw": explainer.preprocessor is not None,
     }
     expected = explainer.expected_values.tolist()
     doubles = T.ArrayType(T.DoubleType(), containsNull=False)
@@ -228,7 +230,8 @@ def _stage_for_distribution(root: Path, digest: str) -> Path:
     if not staged.is_dir():
         staged.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".staging-", dir=staged.parent))
-        for name in (MANIFEST, "model.onnx", "arrays.npz"):
+        listed = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+        for name in (MANIFEST, *sorted(listed)):
             shutil.copyfile(root / name, scratch / name)
         try:
             scratch.rename(staged)
@@ -345,6 +348,17 @@ def explain_dataframe(
     )
     from pyspark.sql import types as T
 
+    original = list(df.columns)
+    if any("." in name or "`" in name for name in original):
+        # mapInArrow resolves every input column by name, which fails for these names:
+        # run it on positional names and give the columns theirs back afterwards
+        positional = [f"_column_{i}" for i in range(len(original))]
+        renamed = dict(zip(original, positional, strict=True))
+        plan = replace(plan, columns=tuple(renamed[c] for c in plan.columns))
+        safe = df.toDF(*positional)
+        schema = T.StructType([*safe.schema.fields, *new_fields])
+        explained = safe.mapInArrow(partial(_explain_batches, plan=plan), schema)
+        return explained.toDF(*original, *(f.name for f in new_fields))
     schema = T.StructType([*df.schema.fields, *new_fields])
     return df.mapInArrow(partial(_explain_batches, plan=plan), schema)
 
@@ -421,6 +435,7 @@ def global_importance(df: DataFrame) -> GlobalExplanation:
         expected_values=[meta["expected_value"] for _, meta in columns],
         method=f"shap.{first['method']}",
         model_task=task,
+        is_raw=bool(first.get("is_raw", False)),
         metadata={"output_space": first["output_space"], "aggregated_by": "spark"},
     )
 
@@ -620,7 +635,9 @@ def _explain_batch(
     import pyarrow as pa
 
     n = batch.num_rows
-    matrix, errors = _feature_matrix(batch, plan, explainer.allow_missing)
+    # with a preprocessor, missing raw values may be filled by it: the scoring decides
+    lenient = explainer.allow_missing or explainer.preprocessor is not None
+    matrix, errors = _feature_matrix(batch, plan, lenient)
     scored = _score_rows(explainer, matrix, errors, plan)
     rows = np.concatenate([s.rows for s in scored]) if scored else np.zeros(0, dtype=np.int64)
     m, k = len(plan.columns), plan.n_outputs
