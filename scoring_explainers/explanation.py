@@ -57,6 +57,13 @@ def _ranked(values: np.ndarray, top_k: int | None) -> np.ndarray:
     return order if top_k is None else order[..., :top_k]
 
 
+def _with_nulls(array: np.ndarray) -> list[Any]:
+    """Nested lists with NaN as ``None`` (JSON has no NaN; ``None`` reads back as NaN)."""
+    if not np.isnan(array).any():
+        return array.tolist()
+    return np.where(np.isnan(array), None, array.astype(object)).tolist()
+
+
 def _finite(name: str, array: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InputError(f"{name} holds non-finite values")
@@ -211,8 +218,9 @@ class LocalExplanation:
         return not self._is_raw
 
     @property
-    def eval_data(self) -> list[list[float]] | None:
-        return None if self._eval_data is None else self._eval_data.tolist()
+    def eval_data(self) -> list[list[float | None]] | None:
+        """The explained rows; a missing value (NaN) is ``None`` (JSON ``null``)."""
+        return None if self._eval_data is None else _with_nulls(self._eval_data)
 
     @property
     def eval_y_predicted(self) -> list[Any] | None:

@@ -159,3 +159,14 @@ def test_shapes_and_values_are_validated(local_values):
         classification(bad)
     with pytest.raises(InputError, match="top_k"):
         classification(local_values).get_ranked_global_names(0)
+
+
+def test_missing_values_in_the_data_round_trip_as_null(local_values):
+    data = np.arange(28.0).reshape(7, 4)
+    data[2, 1] = np.nan
+    explanation = classification(local_values, eval_data=data)
+    text = explanation.to_json()
+    assert "null" in text and "NaN" not in text
+    back = LocalExplanation.from_json(text)
+    np.testing.assert_array_equal(np.array(back.eval_data, dtype=float), data)
+    assert back == explanation
