@@ -16,8 +16,10 @@ answer (status and its message) or, for an unreachable service,
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,8 +35,27 @@ URL_ENV = "SCORING_EXPLANATIONS_URL"
 API_KEY_ENV = "SCORING_API_KEY"
 
 
+#: Run and explanation ids, as the service accepts them.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
 def _flag(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
+
+
+def _snippet(body: bytes, size: int = 200) -> str:
+    """The start of an answer's body, as text (for error messages)."""
+    text = body[:size].decode("utf-8", errors="replace").strip()
+    return text + ("…" if len(body) > size else "")
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{what} must be 1-128 letters, digits or '._:-' (starting with a letter or "
+            f"digit), got {value!r:.140}"
+        )
+    return value
 
 
 class ExplanationClient:
@@ -57,8 +78,7 @@ class ExplanationClient:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
-        if not run_id:
-            raise ValueError("run_id must not be empty")
+        _check_id(run_id, "run_id")
         self.url = url.rstrip("/")
         self.run_id = run_id
         self.timeout = timeout
@@ -95,32 +115,62 @@ class ExplanationClient:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = response.read()
+                status = response.status
         except urllib.error.HTTPError as exc:
             raise self._server_error(exc, address) from exc
-        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except TimeoutError as exc:
             raise ServiceConnectionError(
-                f"cannot reach the explanation service at {self.url}: {reason}", url=address
+                f"the explanation service at {self.url} did not answer {method} within "
+                f"{self.timeout:g} s",
+                url=address,
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # refused, reset, DNS, TLS (URLError is an OSError), or an answer that is not
+            # HTTP at all (BadStatusLine, IncompleteRead, RemoteDisconnected)
+            reason = getattr(exc, "reason", None) or exc
+            if isinstance(reason, TimeoutError):
+                raise ServiceConnectionError(
+                    f"the explanation service at {self.url} did not answer {method} within "
+                    f"{self.timeout:g} s",
+                    url=address,
+                ) from exc
+            raise ServiceConnectionError(
+                f"cannot reach the explanation service at {self.url}: "
+                f"{type(reason).__name__}: {str(reason).strip()}",
+                url=address,
             ) from exc
         if not payload:
             return None
         try:
             return json.loads(payload)
         except ValueError as exc:
-            raise ClientError(f"the service answered {method} {address} with non-JSON") from exc
+            raise ClientError(
+                f"the service answered {method} {address} with {status} but not JSON: "
+                f"{_snippet(payload)!r}",
+                status=status,
+                url=address,
+            ) from exc
 
     @staticmethod
     def _server_error(exc: urllib.error.HTTPError, address: str) -> ClientError:
+        """The server's error answer as a :class:`ClientError`: its ``{"error": ...}``
+        message, else the start of whatever it sent (a proxy's HTML page, plain text)."""
+        try:
+            body = exc.read()
+        except (OSError, http.client.HTTPException):
+            body = b""
         detail = ""
         try:
-            detail = json.loads(exc.read()).get("error", "")
-        except (ValueError, AttributeError, OSError):
+            answer = json.loads(body)
+            if isinstance(answer, dict) and answer.get("error"):
+                detail = str(answer["error"])
+        except ValueError:
             pass
-        message = f"the service answered {exc.code}"
+        if not detail and body:
+            detail = repr(_snippet(body))
+        message = f"the service answered {exc.code} {exc.reason}"
         return ClientError(
-            f"{message}: {detail}" if detail else f"{message} ({exc.reason})",
-            status=exc.code,
-            url=address,
+            f"{message}: {detail}" if detail else message, status=exc.code, url=address
         )
 
     # -- the familiar API -------------------------------------------------------------------
@@ -157,6 +207,8 @@ class ExplanationClient:
             )
         if true_ys is not None:
             true_ys = true_ys.tolist() if hasattr(true_ys, "tolist") else list(true_ys)
+            # numpy scalars in a plain list are not JSON: their Python values are
+            true_ys = [y.item() if hasattr(y, "item") else y for y in true_ys]
         body = {"explanation": explanation.to_dict(), "comment": comment, "true_ys": true_ys}
         try:
             data = json.dumps(body, allow_nan=False).encode()
@@ -198,7 +250,10 @@ class ExplanationClient:
 
     def _download(self, *, explanation_id: str | None = None, **query: Any) -> dict[str, Any]:
         query = {k: _flag(v) if isinstance(v, bool) else v for k, v in query.items()}
-        path = "/latest" if explanation_id is None else "/" + urllib.parse.quote(explanation_id)
+        if explanation_id is None:
+            path = "/latest"
+        else:
+            path = "/" + urllib.parse.quote(_check_id(explanation_id, "explanation_id"), safe="")
         body: dict[str, Any] = self._call("GET", self._address(path, query))
         return body
 
@@ -214,10 +269,12 @@ class ExplanationClient:
         Returns
         -------
         list of dict
-            One dict per explanation: ``id``, ``comment``, ``upload_time`` (ISO 8601, UTC),
-            ``kind``, ``method``, ``model_task``, ``is_raw``, ``is_engineered``,
-            ``num_features``, ``num_examples``, ``num_classes``, ``top_k``,
-            ``has_eval_data``, ``has_true_ys``. An unknown run gives an empty list.
+            One dict per explanation: ``id``, ``run_id``, ``comment``, ``upload_time``
+            (ISO 8601, UTC), ``kind`` (``"local"`` or ``"global"``), ``method``,
+            ``model_task``, ``is_raw``, ``is_engineered``, ``num_features``,
+            ``num_examples`` and ``num_classes`` (``None`` when unknown or regression),
+            ``top_k`` (set when only the top-k global values were kept), ``has_eval_data``,
+            ``has_true_ys``. An unknown run gives an empty list.
         """
         query = {"comment": comment, "raw": _flag(raw), "engineered": _flag(engineered)}
         records: list[dict[str, Any]] = self._call("GET", self._address("", query))
@@ -225,4 +282,5 @@ class ExplanationClient:
 
     def delete_model_explanation(self, explanation_id: str) -> None:
         """Remove one explanation of the run (a :class:`ClientError` 404 if there is none)."""
-        self._call("DELETE", self._address("/" + urllib.parse.quote(explanation_id)))
+        _check_id(explanation_id, "explanation_id")
+        self._call("DELETE", self._address("/" + urllib.parse.quote(explanation_id, safe="")))

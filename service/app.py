@@ -108,8 +108,18 @@ def _input_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     message = exc.detail
     if isinstance(exc, ValidationException) and exc.extra:
-        message = f"{exc.detail}: {exc.extra}"
+        message = f"{exc.detail}: {_problems(exc.extra)}"
     return _error(exc.status_code, str(message), headers=exc.headers)
+
+
+def _problems(extra: Any) -> str:
+    """Litestar's validation details as words: ``top_k: Expected `int | null`, got `str```."""
+    if isinstance(extra, list) and all(isinstance(e, dict) for e in extra):
+        return "; ".join(
+            f"{e['key']}: {e.get('message', 'invalid')}" if e.get("key") else str(e.get("message"))
+            for e in extra
+        )
+    return str(extra)
 
 
 def _store_error(_: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
@@ -244,6 +254,14 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         # and in /readyz, and try again (the volume may be filled later).
         if not await anyio.to_thread.run_sync(runtime.try_load) and settings.load_retry_seconds:
             app.state.loader = asyncio.get_running_loop().create_task(keep_loading())
+
+    async def open_store(app: Litestar) -> None:
+        # In the background: a store that cannot be opened (an unwritable directory, a
+        # database that is down) is a warning in the log and a 503 on /explanations; it
+        # neither delays nor stops scoring. Requests try to open it again.
+        app.state.store_opener = asyncio.get_running_loop().create_task(
+            anyio.to_thread.run_sync(store.try_open)
+        )
 
     def _json_body(request: Request[Any, Any, Any]) -> None:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -438,7 +456,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             create_store_router(store_config),
             create_dashboard_router(),
         ],
-        on_startup=[load_artifact],
+        on_startup=[load_artifact, open_store],
         on_shutdown=[lambda: store.close()],
         exception_handlers={
             StoreError: _store_error,

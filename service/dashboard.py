@@ -8,8 +8,11 @@ the page and its files are open like the probes.
 
 from __future__ import annotations
 
-from litestar import Response, Router, get
+from typing import Any
+
+from litestar import Request, Response, Router, get
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from scoring_explainers.dashboard import ASSETS, CONTENT_SECURITY_POLICY, asset
 
@@ -46,8 +49,16 @@ def create_dashboard_router() -> Router:
         return Response(files[name], media_type=ASSETS[name], headers=headers)
 
     @get("/", include_in_schema=False)
-    async def page() -> Response[bytes]:
-        """The dashboard (``?run=RUN_ID`` opens the latest explanation of that run)."""
+    async def page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+        """The dashboard (``?run=RUN_ID`` opens the latest explanation of that run).
+
+        ``/dashboard/`` redirects to ``/dashboard``: the page's URLs are relative (so that
+        it works behind a proxy's path prefix), and from ``/dashboard/`` they would miss.
+        """
+        raw_path = bytes(request.scope.get("raw_path") or b"").split(b"?", 1)[0]
+        if raw_path.endswith(b"/"):  # Litestar's own ``path`` has the slash stripped
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            return Redirect(path="../dashboard" + (f"?{query}" if query else ""))
         return answer("index.html")
 
     @get("/static/{name:str}", include_in_schema=False)

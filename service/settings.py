@@ -32,8 +32,9 @@ class Settings:
     """Server processes. One per pod is the intended setup (scale with replicas)."""
 
     api_key: str = ""
-    """When set, every endpoint but the probes and ``/metrics`` needs
-    ``Authorization: Bearer <key>``."""
+    """When set, every endpoint but the probes, ``/metrics`` and the dashboard's page and
+    files (which hold no data: the page asks for the key) needs
+    ``Authorization: Bearer <key>``; that includes every ``/explanations`` endpoint."""
 
     max_rows: int = 1000
     """Most rows one request may carry; more is a 413. Bounds the work of one request: a
@@ -57,8 +58,11 @@ class Settings:
     reason and tries again this often (0: try once)."""
 
     store_path: str = "data/explanations.sqlite3"
-    """SQLite file of the explanation store (``/explanations``, the dashboard), created on
-    first use; empty switches the store off. One file serves one replica."""
+    """SQLite file of the explanation store (``/explanations``, the dashboard), created with
+    its directory at start-up; a relative path is taken from the working directory; empty
+    switches the store off. One file serves one replica. When it cannot be created (a
+    read-only directory) the service still starts and scores: the log has a warning and
+    ``/explanations`` answers 503 with the reason."""
 
     database_url: str = ""
     """PostgreSQL URL (``postgresql://user:password@host:5432/db``) of the explanation

@@ -24,7 +24,14 @@ from scoring_explainers import InputError
 from ..payload import BodyTooLarge
 from ..schemas import ErrorBody, ExplanationDownload, ExplanationRecord, RunSummary
 from .config import StoreConfig
-from .records import check_id, download_body, parse_upload, top_k_explanation
+from .records import (
+    MAX_COMMENT,
+    check_comment,
+    check_id,
+    download_body,
+    parse_upload,
+    top_k_explanation,
+)
 from .store import ExplanationStore
 
 __all__ = ["ExplanationController", "create_store_router"]
@@ -62,9 +69,15 @@ class _UploadOperation(Operation):
             properties={
                 "explanation": Schema(
                     type=OpenAPIType.OBJECT,
-                    description="LocalExplanation.to_dict() of a local or global explanation",
+                    description=(
+                        "LocalExplanation.to_dict() of a local or global explanation: unique "
+                        "feature names (strings), finite values, an id of 1-128 letters, "
+                        "digits or '._:-' (not 'latest'), metadata nested at most 32 levels"
+                    ),
                 ),
-                "comment": Schema(type=[OpenAPIType.STRING, OpenAPIType.NULL]),
+                "comment": Schema(
+                    type=[OpenAPIType.STRING, OpenAPIType.NULL], max_length=MAX_COMMENT
+                ),
                 "true_ys": Schema(
                     type=[OpenAPIType.ARRAY, OpenAPIType.NULL],
                     description="One true label per explained row",
@@ -128,9 +141,11 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def _top_k(top_k: int | None) -> int | None:
+    """``top_k`` checked: a positive integer (one over the number of features keeps them
+    all, however large)."""
     if top_k is not None and top_k < 1:
         raise InputError(f"top_k must be a positive integer, got {top_k}")
-    return top_k
+    return None if top_k is None else min(top_k, 2**31 - 1)
 
 
 def _download(
@@ -144,7 +159,7 @@ def _download(
     reduced = top_k_explanation(orjson.loads(summary), top_k)
     record = {
         **record,
-        "top_k": top_k,
+        "top_k": reduced.num_features,  # a top_k over the number of features keeps them all
         "num_features": reduced.num_features,
         "has_eval_data": False,
         "has_true_ys": False,
@@ -215,6 +230,8 @@ class ExplanationController(Controller):
                 },
                 415,
             )
+        # a store that cannot be opened answers 503 before the body is read
+        await anyio.to_thread.run_sync(store.open)
         raw = await _read_upload(request, self.upload_limit)
 
         def work() -> dict[str, Any]:
@@ -239,6 +256,7 @@ class ExplanationController(Controller):
         run has none)."""
         check_id(run_id, "run id")
         is_raw = _is_raw(raw, engineered)
+        check_comment(comment, "the comment filter")
         rows = await anyio.to_thread.run_sync(
             lambda: store.list(run_id, comment=comment, is_raw=is_raw)
         )
@@ -262,6 +280,7 @@ class ExplanationController(Controller):
         the top-K ranked global values (no rows)."""
         check_id(run_id, "run id")
         is_raw, top_k = _is_raw(raw, engineered), _top_k(top_k)
+        check_comment(comment, "the comment filter")
         body = await anyio.to_thread.run_sync(
             lambda: _download(store, run_id, top_k, comment=comment, is_raw=is_raw)
         )
@@ -287,6 +306,7 @@ class ExplanationController(Controller):
         check_id(run_id, "run id")
         check_id(explanation_id, "explanation id")
         is_raw, top_k = _is_raw(raw, engineered), _top_k(top_k)
+        check_comment(comment, "the comment filter")
         body = await anyio.to_thread.run_sync(
             lambda: _download(
                 store,

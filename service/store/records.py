@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from scoring_explainers import InputError
-from scoring_explainers.explanation import GlobalExplanation, LocalExplanation
+from scoring_explainers.explanation import JSON_VERSION, GlobalExplanation, LocalExplanation
 
 from ..payload import MalformedBody
 
@@ -34,18 +34,40 @@ __all__ = [
 #: Run and explanation ids: letters, digits and ``._:-``, at most 128 characters.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 MAX_COMMENT = 1000
+#: Deepest nesting of the free-form ``metadata`` member (the stored JSON must stay
+#: encodable, and nothing in an explanation's own members nests deeper than 3).
+MAX_METADATA_DEPTH = 32
+#: Explanation ids that would be read as a path of their own (``/{run_id}/latest``).
+RESERVED_IDS = frozenset({"latest"})
+KINDS = ("local", "global")
 UPLOAD_KEYS = frozenset({"explanation", "comment", "true_ys"})
 #: Members of the explanation's JSON form kept per row (left out of the summary).
 ROW_MEMBERS = ("local_importance_values", "eval_data", "eval_y_predicted", "eval_y_predicted_proba")
 
 
-def check_id(value: str, what: str) -> str:
+def check_id(value: Any, what: str) -> str:
     """``value`` when it is a valid run or explanation id; otherwise an :class:`InputError`."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
     if not ID_PATTERN.fullmatch(value):
         raise InputError(
             f"{what} must be 1-128 letters, digits or '._:-' (starting with a letter or "
             f"digit), got {value[:140]!r}"
         )
+    return value
+
+
+def check_comment(value: Any, what: str = "comment") -> str | None:
+    """``value`` when it is ``None`` or a usable comment; otherwise an :class:`InputError`.
+
+    (NUL characters are refused: PostgreSQL text cannot hold them.)
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_COMMENT:
+        raise InputError(f"{what} must be a string of at most {MAX_COMMENT} characters")
+    if "\x00" in value:
+        raise InputError(f"{what} must not contain NUL characters")
     return value
 
 
@@ -68,6 +90,82 @@ class NewRecord:
     summary: bytes
     body: bytes
     true_ys: bytes | None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects at most ``limit`` levels deep."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        nested = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not nested:
+            return True
+        level = nested
+    return False
+
+
+def _check_members(data: dict[str, Any]) -> None:
+    """Types of the members the explanation classes would silently coerce.
+
+    ``LocalExplanation.from_dict`` turns any value into a string or a boolean (a feature
+    list ``"abc"`` into three features, ``"is_raw": "false"`` into ``True``); the store
+    keeps only what reads back as it was meant.
+    """
+    if data.get("format_version") != JSON_VERSION or data.get("kind") not in KINDS:
+        return  # ``from_dict`` names the problem
+    for member in ("features", "method", "model_task"):
+        if member not in data:
+            raise InputError(f"explanation is missing {member!r}")
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        raise InputError("features must be a non-empty list of feature names")
+    if not all(isinstance(f, str) for f in features):
+        raise InputError("features must be strings")
+    if len(set(features)) != len(features):
+        repeated = sorted({f for f in features if features.count(f) > 1})[:5]
+        raise InputError(f"features must be unique, repeated: {repeated}")
+    classes = data.get("classes")
+    if classes is not None and (
+        not isinstance(classes, list) or not all(_scalar(c) for c in classes)
+    ):
+        raise InputError("classes must be a list of labels (numbers, strings or booleans)")
+    if classes is not None and len({(type(c), c) for c in classes}) != len(classes):
+        raise InputError("classes must be unique")
+    for name in ("method", "model_task"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value or "\x00" in value or len(value) > 200:
+            raise InputError(f"{name} must be a string of 1-200 characters")
+    if not isinstance(data.get("is_raw", False), bool):
+        raise InputError("is_raw must be true or false")
+    if data.get("id") is not None:
+        check_id(data["id"], "explanation id")
+        if data["id"] in RESERVED_IDS:
+            raise InputError(f"explanation id {data['id']!r} is reserved")
+    predicted = data.get("eval_y_predicted")
+    if predicted is not None and (
+        not isinstance(predicted, list) or not all(_scalar(v) for v in predicted)
+    ):
+        raise InputError("eval_y_predicted must be a list of numbers, strings or booleans")
+    num_examples = data.get("num_examples")
+    if num_examples is not None and (
+        isinstance(num_examples, bool) or not isinstance(num_examples, int) or num_examples < 1
+    ):
+        raise InputError(f"num_examples must be a positive integer, got {num_examples!r:.40}")
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InputError("metadata must be an object")
+    if not _depth(metadata, MAX_METADATA_DEPTH):
+        raise InputError(f"metadata nests deeper than {MAX_METADATA_DEPTH} levels")
+    if data.get("kind") == "local" and data.get("local_importance_values") is None:
+        raise InputError("a local explanation needs its local_importance_values")
 
 
 def _rows(explanation: LocalExplanation) -> int | None:
@@ -178,7 +276,8 @@ def parse_upload(raw: bytes, run_id: str, *, top_k: int | None = None) -> NewRec
     """Validate an upload body. Malformed JSON is a 400, an unusable explanation a 422.
 
     With ``top_k`` only the top-k ranked global values are kept (see
-    :func:`top_k_explanation`).
+    :func:`top_k_explanation`); a ``top_k`` over the number of features keeps them all
+    (and is recorded as that number).
     """
     try:
         payload = orjson.loads(raw)
@@ -189,15 +288,15 @@ def parse_upload(raw: bytes, run_id: str, *, top_k: int | None = None) -> NewRec
     unknown = sorted(set(payload) - UPLOAD_KEYS)
     if unknown:
         raise MalformedBody(f"unknown members in the body: {unknown}")
-    comment = payload.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
-        raise InputError(f"comment must be a string of at most {MAX_COMMENT} characters")
+    comment = check_comment(payload.get("comment"))
+    _check_members(payload["explanation"])
     explanation = LocalExplanation.from_dict(payload["explanation"])
     check_id(explanation.id, "explanation id")
     true_ys = payload.get("true_ys")
     n_rows = _check_rows(explanation, true_ys)
     summary = _summary(explanation)
     if top_k is not None:
+        top_k = min(top_k, explanation.num_features)  # more than there are keeps them all
         explanation = top_k_explanation(summary, top_k)
         summary = _summary(explanation)
         true_ys = None  # the rows are gone

@@ -226,7 +226,11 @@ class SQLiteRepository(Repository):
                 )
                 conn.execute(_INDEX_DDL)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            raise StoreUnavailable(
+                f"cannot open the SQLite store {self.path.absolute()}: {exc} (set "
+                "SCORING_STORE_PATH to a file in a writable directory, SCORING_DATABASE_URL "
+                "for PostgreSQL, or SCORING_STORE_PATH='' to switch the store off)"
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -243,11 +247,16 @@ class SQLiteRepository(Repository):
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.IntegrityError:
+            raise  # a duplicate id: the caller's Conflict
+        except sqlite3.DatabaseError as exc:  # locked, read-only, disk full, not a database
             raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
         finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback failed on the SQLite store %s", self.path)
             conn.close()
 
 
@@ -313,8 +322,12 @@ class PostgresRepository(Repository):
         try:
             with conn.transaction():
                 yield _PgCursor(conn)
+        except self._psycopg.IntegrityError:
+            raise  # a duplicate id: the caller's Conflict
         except self._psycopg.OperationalError as exc:
             broken = True
+            raise StoreUnavailable(f"PostgreSQL store: {exc}") from exc
+        except self._psycopg.Error as exc:  # e.g. no privilege on the table, read-only
             raise StoreUnavailable(f"PostgreSQL store: {exc}") from exc
         finally:
             if broken or conn.broken:

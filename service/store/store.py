@@ -37,8 +37,14 @@ class ExplanationStore:
                 try:
                     self._repository = open_repository(self.config)
                 except StoreUnavailable as exc:
-                    if str(exc) != self.error:
-                        log.error("explanation store unavailable: %s", exc)
+                    if str(exc) != self.error:  # once per distinct reason, not per request
+                        switched_off = self.config.backend == "off"
+                        log.log(
+                            logging.INFO if switched_off else logging.WARNING,
+                            "explanation store unavailable (scoring is not affected; "
+                            "/explanations answers 503): %s",
+                            exc,
+                        )
                     self.error = str(exc)
                     raise
                 self.error = None
@@ -46,7 +52,8 @@ class ExplanationStore:
             return self._repository
 
     def try_open(self) -> bool:
-        """Open at start-up; a failure is logged and retried on the next request."""
+        """Open at start-up; a failure is logged (a warning) and retried on the next
+        request, so a store that cannot be opened never keeps the service from scoring."""
         try:
             self.open()
         except StoreUnavailable:
