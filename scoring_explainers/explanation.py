@@ -61,7 +61,9 @@ def _with_nulls(array: np.ndarray) -> list[Any]:
     """Nested lists with NaN as ``None`` (JSON has no NaN; ``None`` reads back as NaN)."""
     if not np.isnan(array).any():
         return array.tolist()
-    return np.where(np.isnan(array), None, array.astype(object)).tolist()
+    values = array.astype(object)
+    values[np.isnan(array)] = None
+    return values.tolist()
 
 
 def _finite(name: str, array: np.ndarray) -> np.ndarray:

@@ -43,8 +43,22 @@ def _width(X: Any) -> int:
     return int(shape[1])
 
 
+def is_classifier(model: Any) -> bool:
+    """scikit-learn's view (a Pipeline is what its last step is), else ``predict_proba``."""
+    try:
+        from sklearn.base import is_classifier as sklearn_is_classifier
+
+        if sklearn_is_classifier(model):
+            return True
+    except Exception:  # not a scikit-learn object
+        pass
+    return hasattr(model, "predict_proba")
+
+
 def raw_names(X: Any, model: Any, features: list[str] | None, use_model: bool) -> list[str]:
-    """Names of the raw columns: given, DataFrame columns, the model's, else generic."""
+    """Names of the raw columns: given, else the DataFrame's columns, else (``use_model``)
+    the ``feature_names_in_`` of ``model`` (the model, or the transformations that take
+    the raw rows), else generic ``feature_i``."""
     width = _width(X)
     if features is not None:
         names = [str(f) for f in features]
@@ -112,7 +126,7 @@ def explained_model(
     """
     X = dense(X)
     if transformations is not None:
-        names = raw_names(X, model, features, use_model=False)
+        names = raw_names(X, transformations, features, use_model=True)
         given = feature_map(
             transformations, names, allow_all_transformations=allow_all_transformations
         )

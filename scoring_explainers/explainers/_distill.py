@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConversionError, InputError, UnsupportedModelError
+from .._errors import ArtifactError, ConversionError, InputError, UnsupportedModelError
 from ..scoring._base import ScoringExplainer
 from ..scoring._distill import PythonModel
 from ..scoring._onnx_model import OnnxTransform
@@ -37,12 +37,25 @@ def _with_preprocessing(
     transform = OnnxTransform(
         graph, n_inputs=len(explained.raw_features), n_outputs=len(fmap.engineered_features)
     )
-    sample = raw[np.all(np.isfinite(raw), axis=1)][:1000]
+    sample = raw[:1000]
     if len(sample):
         expected = explained.model_input(sample)
-        got = transform.transform(sample)
-        scale = max(1.0, float(np.abs(expected).max()))
-        gap = float(np.abs(got - expected).max()) / scale
+        try:
+            got = transform.transform(sample)
+        except ArtifactError as exc:
+            raise ConversionError(
+                "the ONNX graph of the transformations does not give the columns they do "
+                f"({exc.problem}); a SimpleImputer that drops an all-missing column is one "
+                "cause: fit it with keep_empty_features=True or drop the column first"
+            ) from exc
+        both = np.isfinite(expected) & np.isfinite(got)
+        if np.any(np.isfinite(expected) != np.isfinite(got)):
+            raise ConversionError(
+                "the ONNX graph of the transformations leaves missing values where they "
+                "fill them (or the reverse) on the initialization examples"
+            )
+        scale = max(1.0, float(np.abs(expected[both]).max(initial=0.0)))
+        gap = float(np.abs(got[both] - expected[both]).max(initial=0.0)) / scale
         if gap > MAX_PREPROCESS_GAP:
             raise ConversionError(
                 f"the ONNX graph of the transformations differs from them by {gap:.3g} "
@@ -65,6 +78,95 @@ def _with_preprocessing(
     )
 
 
+def _logit_classifier_graph(regressor: bytes, labels: list[Any]) -> bytes:
+    """A regressor graph on the class-1 log-odds as a binary classifier graph: ``label``
+    (the label of the larger probability) and ``probabilities`` ``[1 - p, p]``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ..scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
+
+    model = onnx.load_from_string(regressor)
+    graph = model.graph
+    (output,) = [o for o in graph.output if o.name == PREDICTION_OUTPUT]
+    elem = output.type.tensor_type.elem_type
+    dtype = np.float64 if elem == TensorProto.DOUBLE else np.float32
+    margin = "__class1_margin"
+    for node in graph.node:
+        node.output[:] = [margin if o == PREDICTION_OUTPUT else o for o in node.output]
+    graph.output.remove(output)
+    if all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in labels):
+        table = np.asarray(labels, dtype=np.int64)
+        label_type = TensorProto.INT64
+    else:
+        table = np.asarray([str(c) for c in labels], dtype=object)
+        label_type = TensorProto.STRING
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(1.0, dtype=dtype), "__one"),
+            numpy_helper.from_array(np.array(0.5, dtype=dtype), "__half"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "__flat"),
+            numpy_helper.from_array(table, "__labels"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Reshape", [margin, "__flat"], ["__m"]),
+            helper.make_node("Sigmoid", ["__m"], ["__p1"]),
+            helper.make_node("Sub", ["__one", "__p1"], ["__p0"]),
+            helper.make_node("Unsqueeze", ["__p0", "__axis"], ["__p0c"]),
+            helper.make_node("Unsqueeze", ["__p1", "__axis"], ["__p1c"]),
+            helper.make_node("Concat", ["__p0c", "__p1c"], [PROBABILITY_OUTPUT], axis=1),
+            helper.make_node("Greater", ["__p1", "__half"], ["__is1"]),
+            helper.make_node("Cast", ["__is1"], ["__index"], to=TensorProto.INT64),
+            helper.make_node("Gather", ["__labels", "__index"], [LABEL_OUTPUT], axis=0),
+        ]
+    )
+    graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "__axis"))
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info(LABEL_OUTPUT, label_type, [None]),
+            helper.make_tensor_value_info(PROBABILITY_OUTPUT, elem, [None, 2]),
+        ]
+    )
+    return bytes(model.SerializeToString())
+
+
+def _binary_classifier(engine: ScoringExplainer, mimic: Any) -> ScoringExplainer:
+    """A binary Mimic's surrogate (a regressor on the class-1 log-odds) as a two-class
+    explainer: values ``[-v, v]`` and expected values ``[-e, e]`` in log-odds, labels and
+    probabilities (the sigmoid of the surrogate's margin), as the full explainer reports."""
+    from ..scoring._onnx_model import OnnxModel
+
+    teacher = list(mimic.teacher_classes_)
+    graph = _logit_classifier_graph(engine.model.model_bytes, teacher)
+    model = OnnxModel(graph, task="classification", n_features=len(engine.engineered_features))
+    e = float(engine.expected_values[0])
+    metadata = {**engine.metadata, "fidelity": mimic.fidelity, "surrogate_of": "log-odds"}
+    if list(mimic.classes_) != teacher:
+        metadata["model_classes"] = teacher
+    arrays, settings = engine._arrays(), engine._settings()
+    if engine.kind == "tree":
+        settings = {**settings, "binary_margin": True}
+    elif engine.kind == "linear":
+        arrays = {
+            **arrays,
+            "coef": np.vstack([-arrays["coef"], arrays["coef"]]),
+            "intercept": np.concatenate([-arrays["intercept"], arrays["intercept"]]),
+        }
+        settings = {**settings, "link": "logistic"}
+    common = {
+        "model": model,
+        "features": engine.engineered_features,
+        "classes": list(mimic.classes_),
+        "output_space": "log_odds",
+        "expected_values": np.array([-e, e]),
+        "allow_missing": engine.allow_missing,
+        "metadata": metadata,
+    }
+    return type(engine)._restore(arrays=arrays, settings=settings, common=common)
+
+
 def distill(
     explainer: Any, kind: str | None = None, *, initialization_examples: Any = None
 ) -> ScoringExplainer:
@@ -79,6 +181,8 @@ def distill(
 
     if isinstance(explainer, MimicExplainer):
         engine = explainer.engine_
+        if explainer._binary:
+            engine = _binary_classifier(engine, explainer)
         if kind is not None and kind != engine.kind:
             raise UnsupportedModelError(
                 f"this MimicExplainer's surrogate ({explainer.method}) is explained by the "

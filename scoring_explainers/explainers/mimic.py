@@ -14,6 +14,7 @@ from ..explanation import GlobalExplanation, LocalExplanation
 from ..scoring import LinearScoringExplainer, TreeScoringExplainer
 from ..surrogates import ExplainableModel, Target
 from ._common import ModelTask, dense, explained_model, to_explanation
+from ._common import is_classifier as _is_classifier
 
 __all__ = ["MimicExplainer"]
 
@@ -115,9 +116,16 @@ class MimicExplainer:
         X = np.asarray(explained.model_input(self.initialization_examples), dtype=np.float64)
         if len(X) < 10:
             raise InputError("MimicExplainer needs at least 10 initialization examples")
-        is_classifier = hasattr(model, "predict_proba") and model_task != "regression"
-        if model_task == "classification" and not hasattr(model, "predict_proba"):
-            raise InputError("model_task='classification' but the model has no predict_proba")
+        is_classifier = _is_classifier(model) and model_task != "regression"
+        if (is_classifier or model_task == "classification") and not hasattr(
+            model, "predict_proba"
+        ):
+            raise InputError(
+                f"{type(model).__name__} is a classifier without predict_proba: a surrogate "
+                "mimics the teacher's probabilities; wrap it in "
+                "CalibratedClassifierCV(..., ensemble=False)"
+            )
+        is_classifier = is_classifier or model_task == "classification"
         self.model_task = "classification" if is_classifier else "regression"
         rng = np.random.default_rng(random_state)
         order = rng.permutation(len(X))
@@ -142,6 +150,7 @@ class MimicExplainer:
                     f"{len(classes)} class names given, the model has {len(teacher_classes)}"
                 )
             self.classes_ = list(classes) if classes is not None else teacher_classes
+        self.teacher_classes_ = teacher_classes
         self._binary = is_classifier and len(teacher_classes or []) == 2
         target, y = self._targets(X_train)
         if target == "classification":
@@ -238,7 +247,7 @@ class MimicExplainer:
         metadata: dict[str, Any] = {
             "fidelity": self.fidelity,
             "surrogate": repr(self.surrogate_),
-            "output_space": "log_odds" if self.model_task == "classification" else "raw",
+            "output_space": "log_odds" if self._binary else self.engine_.output_space,
         }
         teacher = self._teacher(np.asarray(self.explained_.model_input(X), dtype=np.float64))
         if self.model_task == "classification":

@@ -11,6 +11,7 @@ import numpy as np
 from .._errors import InputError
 from ..explanation import GlobalExplanation
 from ._common import ModelTask, dense, explained_model, numeric
+from ._common import is_classifier as _is_classifier
 
 __all__ = ["METRICS", "PFIExplainer"]
 
@@ -81,9 +82,11 @@ class PFIExplainer:
     ) -> None:
         if n_repeats < 1:
             raise InputError("n_repeats must be at least 1")
-        is_classifier = hasattr(model, "predict_proba") and model_task != "regression"
-        if model_task == "classification" and not hasattr(model, "predict"):
-            raise InputError("the model has no predict")
+        if not hasattr(model, "predict"):
+            raise InputError(f"{type(model).__name__} has no predict")
+        is_classifier = (
+            _is_classifier(model) or model_task == "classification"
+        ) and model_task != "regression"
         self.model = model
         self.model_task: Literal["classification", "regression"] = (
             "classification" if is_classifier else "regression"
@@ -122,16 +125,39 @@ class PFIExplainer:
         """``scorer(estimator, X_raw, y)``: higher is better."""
         sign = -1.0 if self._is_error else 1.0
 
+        kwargs = dict(self._metric_args)
+        labels = getattr(self.model, "classes_", None)
+        if self._needs_proba and labels is not None and self.metric_name in METRICS:
+            # name the positive class / the class order for the probability metrics
+            if len(labels) == 2 and self.metric_name in (
+                "average_precision_score",
+                "brier_score_loss",
+            ):
+                kwargs.setdefault("pos_label", labels[1])
+            if len(labels) > 2 and self.metric_name == "roc_auc_score":
+                kwargs.setdefault("multi_class", "ovr")
+                kwargs.setdefault("labels", list(labels))
+            if self.metric_name == "log_loss":
+                kwargs.setdefault("labels", list(labels))
+
         def scorer(_: Any, X: Any, y: Any) -> float:
             rows = explained.model_input(X)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if self._needs_proba:
                     proba = np.asarray(self.model.predict_proba(rows))
-                    pred = proba[:, 1] if proba.shape[1] == 2 else proba
+                    binary = proba.shape[1] == 2 and self.metric_name != "log_loss"
+                    pred = proba[:, 1] if binary else proba
                 else:
                     pred = self.model.predict(rows)
-            return sign * float(self._metric(y, pred, **self._metric_args))
+            try:
+                value = self._metric(y, pred, **kwargs)
+            except (ValueError, TypeError) as exc:
+                raise InputError(
+                    f"metric {self.metric_name} failed on these labels: {exc} (pass its "
+                    "options with metric_args=)"
+                ) from exc
+            return sign * float(value)
 
         return scorer
 
@@ -171,7 +197,14 @@ class PFIExplainer:
         )
         classes = None
         if self.model_task == "classification":
-            labels = [c.item() if isinstance(c, np.generic) else c for c in self.model.classes_]
+            labels = [
+                c.item() if isinstance(c, np.generic) else c
+                for c in getattr(self.model, "classes_", np.unique(y))
+            ]
+            if self._classes is not None and len(self._classes) != len(labels):
+                raise InputError(
+                    f"{len(self._classes)} class names given, the model has {len(labels)}"
+                )
             classes = labels if self._classes is None else list(self._classes)
         return GlobalExplanation(
             global_importance_values=result.importances_mean,

@@ -10,7 +10,14 @@ from .._errors import ConversionError, InputError, UnsupportedModelError
 from ..explanation import GlobalExplanation, LocalExplanation
 from ..scoring import KernelScoringExplainer, LinearScoringExplainer, TreeScoringExplainer
 from ..scoring._base import ScoringExplainer
-from ._common import ExplainedModel, ModelTask, dense, explained_model, to_explanation
+from ._common import (
+    ExplainedModel,
+    ModelTask,
+    dense,
+    explained_model,
+    numeric,
+    to_explanation,
+)
 from ._dispatch import Kind, choose
 
 __all__ = ["TabularExplainer", "build_engine"]
@@ -70,7 +77,9 @@ class TabularExplainer:
     allow_all_transformations : bool, default=False
         Accept transformers that mix columns (their outputs are spread evenly).
     explain_subset : list of int, optional
-        Report only these (model) features; not with ``transformations``.
+        Report only these features (indices into the reported features: the Pipeline's
+        input columns when a Pipeline is split, else the model's); the values are the
+        full explanation's, sliced. Not with ``transformations``.
     model_task : {"auto", "classification", "regression"}
         Checked against the model.
     nclusters, nsamples, random_state :
@@ -106,7 +115,9 @@ class TabularExplainer:
             features=features,
             transformations=transformations,
             allow_all_transformations=allow_all_transformations,
-            split_pipeline=kind != "kernel",
+            # Kernel explains a Pipeline whole, unless its input is not numeric: then its
+            # leading steps are the transformations (Kernel on their output, mapped back)
+            split_pipeline=kind != "kernel" or numeric(self.initialization_examples) is None,
         )
         split = transformations is None and len(getattr(model, "steps", None) or []) > 1
         if kind != "kernel" and split and explained.fmap is None:
@@ -132,9 +143,13 @@ class TabularExplainer:
         if model_task != "auto" and engine.task != model_task:
             raise InputError(f"model_task={model_task!r} but the model is a {engine.task} model")
         if explain_subset is not None:
-            n = len(explained.model_features)
+            reported = explained.raw_features if explained.fmap else explained.model_features
+            n = len(reported)
             if not all(isinstance(i, int | np.integer) and 0 <= i < n for i in explain_subset):
-                raise InputError(f"explain_subset must hold feature indices in [0, {n})")
+                raise InputError(
+                    f"explain_subset must hold indices of the {n} reported features "
+                    f"{reported[:5]}{'...' if n > 5 else ''} in [0, {n})"
+                )
         self.explain_subset = None if explain_subset is None else [int(i) for i in explain_subset]
         self.transformations = transformations
         self.explained_ = explained

@@ -18,6 +18,8 @@ __all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check
 OutputSpace = Literal["probability", "log_odds", "raw"]
 #: Largest magnitude an input may have: the ONNX graphs compute in float32.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Largest scipy sparse input densified for scoring (cells).
+MAX_SPARSE_CELLS = 50_000_000
 
 
 def _is_dataframe(X: Any) -> bool:
@@ -72,6 +74,14 @@ def as_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
     ndarray of shape (n_rows, n_features), float64
         May contain NaN; infinities are rejected.
     """
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy sparse
+        cells = int(X.shape[0]) * int(X.shape[1])
+        if cells > MAX_SPARSE_CELLS:
+            raise InputError(
+                f"a sparse matrix of {X.shape[0]} x {X.shape[1]} is too large to densify "
+                f"at once (limit {MAX_SPARSE_CELLS:,} cells); explain it in batches"
+            )
+        X = X.toarray()
     if _is_dataframe(X):
         matrix = _dataframe_matrix(X, features)
     else:
@@ -190,10 +200,17 @@ class _Distilling(ABCMeta):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if not args:
             return super().__call__(**kwargs)
-        if len(args) > 1:
-            raise TypeError(f"{cls.__name__}() takes one full explainer positionally")
+        if len(args) > 2:
+            raise TypeError(
+                f"{cls.__name__}(explainer, initialization_examples=None) takes at most two "
+                "positional arguments"
+            )
         from ..explainers._distill import distill
 
+        if len(args) == 2:
+            if "initialization_examples" in kwargs:
+                raise TypeError("initialization_examples given twice")
+            kwargs["initialization_examples"] = args[1]
         kind = getattr(cls, "kind", None)
         return distill(args[0], kind, **kwargs)
 

@@ -81,8 +81,14 @@ def test_every_surrogate_distils_with_the_same_values(binary, surrogate, tmp_pat
     scoring = scoring_explainer_for(mimic)
     save(scoring, tmp_path / "a")
     values = load(tmp_path / "a").explain(X_test[:25])
-    # binary surrogates regress the class-1 log-odds: the artifact explains that output
-    np.testing.assert_allclose(values, local[1], atol=1e-9)
+    # a binary surrogate regresses the class-1 log-odds; its artifact is a two-class
+    # explainer in log-odds with the teacher's labels, like the full explanation
+    np.testing.assert_allclose(values, local, atol=1e-9)
+    result = load(tmp_path / "a").score(X_test[:25])
+    assert result.classes == [0, 1] and result.output_space == "log_odds"
+    margin = local[1].sum(-1) + mimic.explain_local(X_test[:25]).expected_values[1]
+    np.testing.assert_allclose(result.probabilities[:, 1], 1 / (1 + np.exp(-margin)), atol=1e-5)
+    np.testing.assert_array_equal(result.predictions, (margin > 0).astype(int))
 
 
 def test_multiclass_and_regression_mimic():
@@ -141,3 +147,29 @@ def test_pfi_errors_are_clear(binary):
     proba = PFIExplainer(model, metric="roc_auc_score").explain_global(X_test, y_test)
     round_trip = LocalExplanation.from_json(proba.to_json())
     assert round_trip == proba
+
+
+def test_classifiers_without_probabilities_and_probability_metrics():
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier
+
+    X, y = make_classification(
+        n_samples=300, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
+    labels = np.array(["a", "b", "c"])[y]
+    ridge = RidgeClassifier().fit(X, labels)
+    explanation = PFIExplainer(ridge).explain_global(X, labels)  # f1 on labels
+    assert explanation.model_task == "classification" and explanation.classes == ["a", "b", "c"]
+    with pytest.raises(InputError, match="predict_proba"):
+        PFIExplainer(ridge, metric="roc_auc_score")
+    with pytest.raises(InputError, match="predict_proba"):
+        MimicExplainer(ridge, X, LGBMExplainableModel)
+    logistic = LogisticRegression(max_iter=1000).fit(X, labels)
+    auc = PFIExplainer(logistic, metric="roc_auc_score").explain_global(X, labels)
+    assert max(auc.global_importance_values) > 0.01
+    binary = labels != "a"
+    two = LogisticRegression().fit(X, np.where(binary, "yes", "no"))
+    for metric in ("average_precision_score", "brier_score_loss", "log_loss"):
+        values = PFIExplainer(two, metric=metric).explain_global(X, np.where(binary, "yes", "no"))
+        assert np.isfinite(values.global_importance_values).all()
+    with pytest.raises(InputError, match="class names"):
+        PFIExplainer(logistic, classes=["x", "y"]).explain_global(X, labels)

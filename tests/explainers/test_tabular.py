@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import LinearSVC
 
-from scoring_explainers import ConversionError, UnsupportedModelError
+from scoring_explainers import ConversionError, InputError, UnsupportedModelError
 from scoring_explainers.explainers import TabularExplainer, scoring_explainer_for
 from scoring_explainers.scoring import (
     KernelScoringExplainer,
@@ -283,3 +283,55 @@ def test_regression_and_subset(data):
     np.testing.assert_array_equal(explanation.local_importance_array, full[:, [0, 3]])
     ridge = TabularExplainer(Ridge().fit(X, y), X)
     assert ridge.method == "shap.linear" and isinstance(ridge.expected_values, float)
+
+
+def test_string_categories_subsets_and_names(mixed):
+    from sklearn.svm import SVC
+
+    raw, y, _ = mixed
+    strings = raw.assign(region=raw.region.map({0.0: "n", 1.0: "e", 2.0: "s", 3.0: "w"}))
+    ct = ColumnTransformer(
+        [("num", StandardScaler(), ["age", "income"]), ("cat", OneHotEncoder(), ["region"])]
+    )
+    pipeline = make_pipeline(ct, SVC(probability=True, random_state=0)).fit(strings, y)
+    explainer = TabularExplainer(pipeline, strings, nsamples=100)
+    assert explainer.method == "shap.kernel"
+    explanation = explainer.explain_local(strings.head(5))
+    assert explanation.is_raw and explanation.features == ["age", "income", "region", "plan"]
+    with pytest.raises(ConversionError, match="non-numeric"):
+        scoring_explainer_for(explainer)
+    # subsets index the reported (raw) features
+    tree = make_pipeline(ct, RandomForestClassifier(10, max_depth=3, random_state=0))
+    tree.fit(strings, y)
+    with pytest.raises(InputError, match="reported features"):
+        TabularExplainer(tree, strings, explain_subset=[5])
+    subset = TabularExplainer(tree, strings, explain_subset=[2])
+    assert subset.explain_local(strings.head(3)).features == ["region"]
+    # transformations fitted on a DataFrame, rows given as numpy: the names are the fitted ones
+    numeric_ct = ColumnTransformer([("num", StandardScaler(), ["age", "income"])]).fit(raw)
+    model = LogisticRegression().fit(numeric_ct.transform(raw), y)
+    from_numpy = TabularExplainer(model, raw.to_numpy(), transformations=numeric_ct)
+    assert from_numpy.features == list(raw.columns)
+
+
+def test_sparse_rows_and_positional_examples(data):
+    X, X_test, y, _ = data
+    model = LogisticRegression().fit(X, y)
+    explainer = TabularExplainer(model, X)
+    scoring = scoring_explainer_for(explainer)
+    np.testing.assert_array_equal(scoring.explain(sp.csr_matrix(X_test)), scoring.explain(X_test))
+    kernel = KernelScoringExplainer(explainer, X[:50])
+    assert kernel.kind == "kernel" and kernel.explain(X_test[:1]).shape == (2, 1, 6)
+
+
+def test_an_imputer_dropping_a_column_is_a_clear_conversion_error(mixed):
+    from sklearn.impute import SimpleImputer
+
+    raw, y, _ = mixed
+    frame = raw.assign(empty=np.nan)
+    ct = ColumnTransformer([("imp", SimpleImputer(), ["age", "empty", "income"])]).fit(frame)
+    model = LogisticRegression().fit(ct.transform(frame), y)
+    explainer = TabularExplainer(model, frame, transformations=ct)
+    assert explainer.explain_local(frame.head(3)).features == list(frame.columns)
+    with pytest.raises(ConversionError, match="keep_empty_features"):
+        scoring_explainer_for(explainer)
