@@ -46,6 +46,8 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
 RUN_ID = "local"
+#: Largest ``/score`` body the local dashboard reads (what-if and ICE send a few rows).
+MAX_SCORE_BYTES = 10 * 2**20
 
 
 def asset(name: str) -> bytes:
@@ -227,6 +229,8 @@ class ExplanationDashboard:
             return 200, json.dumps(self._scorer(payload), allow_nan=False).encode()
         except (ValueError, InputError) as exc:
             return 422, _error(422, str(exc))
+        except Exception as exc:  # the user's model failed: say how, keep serving
+            return 500, _error(500, f"the model failed: {type(exc).__name__}: {exc}")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         dashboard = self
@@ -242,13 +246,25 @@ class ExplanationDashboard:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                path = urllib.parse.urlsplit(self.path).path
-                self._send(*dashboard._routes(path))
+                url = urllib.parse.urlsplit(self.path)
+                if url.path == "/dashboard/":  # the page's URLs are relative to /dashboard
+                    location = "/dashboard" + (f"?{url.query}" if url.query else "")
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._send(*dashboard._routes(url.path))
 
             def do_POST(self) -> None:
                 path = urllib.parse.urlsplit(self.path).path
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                declared = self.headers.get("Content-Length") or "0"
+                if not declared.isdigit() or int(declared) > MAX_SCORE_BYTES:
+                    message = f"Content-Length must be at most {MAX_SCORE_BYTES} bytes"
+                    self.close_connection = True
+                    self._send(413, _error(413, message), "application/json")
+                    return
+                body = self.rfile.read(int(declared))
                 if path != "/score":
                     self._send(404, _error(404, f"nothing at {path}"), "application/json")
                     return

@@ -139,7 +139,29 @@
   function message(svg, text) {
     clear(svg);
     svgEl("text", { x: 12, y: 24, class: "message" }, svg, text);
+    svg.dataset.marks = "0";
   }
+
+  // A canvas that has nothing to draw says why (and holds no clickable marks).
+  function canvasMessage(view, canvas, text) {
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = "#666";
+    ctx.font = "13px sans-serif";
+    ctx.fillText(text, 12, 24);
+    canvas.dataset.marks = "0";
+    canvas.dataset.message = text;
+    delete marks[view];
+  }
+
+  function minMax(values) { // no spread: Math.min(...a) overflows the stack on large arrays
+    let lo = Infinity, hi = -Infinity;
+    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    return [lo, hi];
+  }
+
+  const NO_LOCAL = "No local importances in this explanation (global only).";
+  const NO_DATA = "This explanation carries no evaluation data.";
 
   // Horizontal bars: names, values; signed bars are red (positive) or blue (negative).
   function bars(svg, names, values, { signed, view }) {
@@ -154,8 +176,9 @@
       const y = 4 + i * row;
       const g = svgEl("g", { class: "mark", "data-view": view, "data-feature": names[i],
         "data-value": String(v) }, svg);
-      svgEl("text", { x: labelWidth - 6, y: y + row * 0.6, "text-anchor": "end" }, g,
-        names[i].length > 24 ? names[i].slice(0, 23) + "…" : names[i]);
+      const label = svgEl("text", { x: labelWidth - 6, y: y + row * 0.6, "text-anchor": "end" }, g,
+        names[i].length > 22 ? names[i].slice(0, 21) + "…" : names[i]);
+      svgEl("title", {}, label, names[i]);
       const x0 = Math.min(x(0), x(v)), w = Math.max(1, Math.abs(x(v) - x(0)));
       svgEl("rect", { x: x0, y, width: w, height: row * 0.75,
         class: signed ? (v >= 0 ? "bar-pos" : "bar-neg") : "bar" }, g);
@@ -169,6 +192,7 @@
     const ctx = canvas.getContext("2d");
     const width = canvas.width, height = canvas.height;
     ctx.clearRect(0, 0, width, height);
+    delete canvas.dataset.message;
     const sx = scale(extent(xs), [PAD.left, width - PAD.right]);
     const sy = scale(extent(ys), [height - PAD.bottom, PAD.top]);
     axes(ctx, width, height, extent(xs), extent(ys), labels);
@@ -237,7 +261,7 @@
     if (state.exp.eval_y_predicted) choices.push(["predicted", "Prediction"]);
     if (state.trueYs) choices.push(["true", "True label"]);
     choices.push(["row", "Row"]);
-    state.features.forEach((f, i) => choices.push(["f" + i, f]));
+    if (state.data) state.features.forEach((f, i) => choices.push(["f" + i, f]));
     return choices;
   }
 
@@ -263,16 +287,20 @@
 
   function drawData() {
     const canvas = $("data-canvas");
-    if (!state.data) {
-      canvas.dataset.marks = "0";
-      $("data-legend").textContent = "This explanation carries no evaluation data.";
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    if (!state.rows) {
+      canvasMessage("data", canvas, NO_DATA);
+      $("data-legend").textContent = "";
       return;
     }
+    // Without evaluation data the rows are still drawn (by row, prediction, label), so
+    // that any row can be clicked for its local importance.
     const x = $("data-x").value, y = $("data-y").value;
     const label = (k) => $("data-x").querySelector(`option[value="${k}"]`).textContent;
     scatter("data", canvas, axisValues(x), axisValues(y), colourValues(), [label(x), label(y)]);
-    $("data-legend").textContent = state.colour ? "colour: " + state.colourLabel : "";
+    const notes = [];
+    if (!state.data) notes.push(NO_DATA);
+    if (state.colour) notes.push("colour: " + state.colourLabel);
+    $("data-legend").textContent = notes.join(" ");
   }
 
   function drawGlobal() {
@@ -284,7 +312,8 @@
 
   function drawExplore() {
     const canvas = $("explore-canvas");
-    if (!state.data || !state.local) { canvas.dataset.marks = "0"; return; }
+    if (!state.local) return canvasMessage("explore", canvas, NO_LOCAL);
+    if (!state.data) return canvasMessage("explore", canvas, NO_DATA);
     const f = +$("explore-feature").value;
     scatter("explore", canvas, state.data.map((r) => r[f]), state.local.map((r) => r[f]),
       colourValues(), [state.features[f] + " value", "importance"]);
@@ -293,8 +322,9 @@
   function drawSummary() {
     const canvas = $("summary-canvas");
     const ctx = canvas.getContext("2d");
+    if (!state.local) return canvasMessage("summary", canvas, NO_LOCAL);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    if (!state.local) { canvas.dataset.marks = "0"; return; }
+    delete canvas.dataset.message;
     const order = ranked(state.global, state.k, false);
     const width = canvas.width, height = canvas.height, left = 150;
     let lo = Infinity, hi = -Infinity;
@@ -355,7 +385,8 @@
   }
 
   function drawLocal() {
-    if (state.selected === null || !state.local) return;
+    if (state.selected === null) return;
+    if (!state.local) return message($("local-svg"), NO_LOCAL);
     const values = state.local[state.selected];
     const order = ranked(values, state.k, true);
     bars($("local-svg"), order.map((i) => state.features[i]), order.map((i) => values[i]),
@@ -365,7 +396,7 @@
   function drawWhatIfInputs() {
     const box = $("whatif-inputs");
     box.innerHTML = "";
-    if (!state.whatIf) { box.textContent = "This explanation carries no evaluation data."; return; }
+    if (!state.whatIf) { box.textContent = NO_DATA; return; }
     state.features.forEach((name, f) => {
       const label = document.createElement("label");
       label.textContent = name;
@@ -434,7 +465,7 @@
     if (!state.whatIf) return message(svg, "Select a point (needs evaluation data).");
     const f = +$("ice-feature").value;
     const steps = Math.max(2, Math.min(200, +$("ice-steps").value || 20));
-    const [lo, hi] = [Math.min(...state.data.map((r) => r[f])), Math.max(...state.data.map((r) => r[f]))];
+    const [lo, hi] = minMax(state.data.map((r) => r[f]));
     const grid = Array.from({ length: steps }, (_, i) => lo + ((hi - lo) * i) / (steps - 1));
     const rows = grid.map((v) => { const r = state.whatIf.slice(); r[f] = v; return record(r); });
     const call = ++iceCall;
@@ -460,7 +491,8 @@
     xs.forEach((v, i) => svgEl("circle", { class: "ice-point", cx: x(v), cy: y(ys[i]), r: 3,
       "data-x": String(v), "data-y": String(ys[i]) }, svg));
     svgEl("text", { x: width / 2 - 40, y: height - 6 }, svg, xLabel);
-    svgEl("text", { x: 2, y: PAD.top - 2 }, svg, yLabel + " " + fmt(Math.min(...ys)) + " – " + fmt(Math.max(...ys)));
+    const [yLo, yHi] = minMax(ys);
+    svgEl("text", { x: 2, y: PAD.top - 2 }, svg, yLabel + " " + fmt(yLo) + " – " + fmt(yHi));
     svg.dataset.marks = String(xs.length);
   }
 
@@ -539,7 +571,10 @@
     fillSelect($("ice-feature"), featureOptions);
     state.selected = null;
     drawGlobalViews();
+    $("local-title").textContent = state.rows ? "" : "This explanation has no rows to select.";
+    clear($("local-svg"));
     if (state.rows) select(0);
+    else if (!state.local) message($("local-svg"), NO_LOCAL);
     timings.render = performance.now() - t1;
     timings.firstRender = performance.now(); // since navigation start
     document.body.dataset.explanation = id;
