@@ -20,7 +20,9 @@ FROM ${PYTHON_IMAGE}
 ARG UID=10001
 ARG ARTIFACT_DIR=packaging/no-artifact
 ARG ARTIFACT_PATH=/artifact
-RUN useradd --system --uid "${UID}" --no-create-home --shell /usr/sbin/nologin scorer
+# /data holds the explanation store's SQLite file (mount a volume there to keep it)
+RUN useradd --system --uid "${UID}" --no-create-home --shell /usr/sbin/nologin scorer \
+    && install -d -m 0770 -o scorer -g root /data
 COPY --from=build /opt/venv /opt/venv
 COPY ${ARTIFACT_DIR} /opt/artifact
 ENV PATH=/opt/venv/bin:${PATH} \
@@ -28,6 +30,7 @@ ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     OMP_NUM_THREADS=1 \
     SCORING_ARTIFACT=${ARTIFACT_PATH} \
+    SCORING_STORE_PATH=/data/explanations.sqlite3 \
     SCORING_HOST=0.0.0.0 \
     SCORING_PORT=8000
 USER ${UID}

@@ -69,6 +69,30 @@ def main() -> int:
     )
     assert body["predictions"] == want.predictions.tolist()
 
+    # the explanation store works out of the box (SQLite under /data, writable by the user)
+    # and the dashboard's files are in the image
+    from scoring_explainers.explanation import global_from_local
+
+    explanation = global_from_local(
+        want.local_importance_values,
+        model_task="classification" if want.probabilities is not None else "regression",
+        features=want.features,
+        classes=want.classes,
+        method=f"shap.{want.method}",
+    )
+    upload = httpx.post(
+        args.url + "/explanations/container-check",
+        json={"explanation": explanation.to_dict()},
+        timeout=30,
+    )
+    assert upload.status_code == 201, upload.text
+    latest = httpx.get(args.url + "/explanations/container-check/latest", timeout=30)
+    assert latest.status_code == 200, latest.text
+    stored = latest.json()["explanation"]
+    assert stored["global_importance_values"] == explanation.global_importance_values
+    page = httpx.get(args.url + "/dashboard", timeout=30)
+    assert page.status_code == 200 and "<script" in page.text, page.status_code
+
     uid = podman("exec", args.container, "python", "-c", "import os; print(os.getuid())")
     assert uid == "10001", f"runs as uid {uid}"
     heavy = podman(
@@ -85,7 +109,8 @@ def main() -> int:
     print(
         f"container ready {since_process:.2f} s after its process started "
         f"({ready_after:.2f} s after `podman run`, which copies the image on vfs storage); "
-        "/score matches the library; uid 10001; no shap/sklearn/scipy/pandas in the image"
+        "/score matches the library; the store and /dashboard work; uid 10001; "
+        "no shap/sklearn/scipy/pandas in the image"
     )
     print(
         f"image size {size / 2**20:.0f} MiB: base {base / 2**20:.0f} MiB + our layers "
