@@ -34,6 +34,7 @@ import numpy as np
 
 from ._errors import ArtifactError
 from ._version import __version__
+from .explanation import json_native
 from .scoring._base import ScoringExplainer
 from .scoring._onnx_model import OnnxModel, OnnxTransform
 from .scoring.kernel import KernelScoringExplainer
@@ -67,18 +68,6 @@ def register_kind(cls: type[ScoringExplainer]) -> type[ScoringExplainer]:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
 
 
 def _versions() -> dict[str, str]:
@@ -164,7 +153,7 @@ def save(
         for name, data in files.items():
             (staging / name).write_bytes(data)
         (staging / MANIFEST).write_text(
-            json.dumps(_json_value(manifest), indent=2, allow_nan=False) + "\n"
+            json.dumps(json_native(manifest), indent=2, allow_nan=False) + "\n"
         )
         if target.exists():
             shutil.rmtree(target)

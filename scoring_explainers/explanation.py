@@ -27,6 +27,7 @@ __all__ = [
     "GlobalExplanation",
     "LocalExplanation",
     "global_from_local",
+    "json_native",
     "load_explanation",
     "save_explanation",
 ]
@@ -36,16 +37,16 @@ ModelTask = Literal["classification", "regression"]
 JSON_VERSION = 1
 
 
-def _native(value: Any) -> Any:
+def json_native(value: Any) -> Any:
     """Plain Python (JSON-native) copy of numpy values, arrays and containers."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {str(k): _native(v) for k, v in value.items()}
+        return {str(k): json_native(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_native(v) for v in value]
+        return [json_native(v) for v in value]
     return value
 
 
@@ -139,7 +140,7 @@ class LocalExplanation:
         if model_task not in ("classification", "regression"):
             raise InputError(f"model_task must be 'classification' or 'regression': {model_task}")
         self._features = [str(f) for f in features]
-        self._classes = None if classes is None else _native(list(classes))
+        self._classes = None if classes is None else json_native(list(classes))
         if model_task == "classification" and self._classes is None:
             raise InputError("a classification explanation needs its classes")
         self._expected = (
@@ -150,7 +151,7 @@ class LocalExplanation:
         self._method = str(method)
         self._task: ModelTask = model_task
         self._is_raw = bool(is_raw)
-        self.metadata: dict[str, Any] = _native(dict(metadata or {}))
+        self.metadata: dict[str, Any] = json_native(dict(metadata or {}))
         self._id = id or str(uuid.uuid4())
 
     def _check_local(self, values: Any) -> np.ndarray:
@@ -170,7 +171,7 @@ class LocalExplanation:
 
     def _eval(self, data: Any, predicted: Any, proba: Any) -> None:
         self._eval_data = None if data is None else np.asarray(data, dtype=np.float64)
-        self._eval_predicted = None if predicted is None else _native(np.asarray(predicted))
+        self._eval_predicted = None if predicted is None else json_native(np.asarray(predicted))
         self._eval_proba = None if proba is None else np.asarray(proba, dtype=np.float64)
 
     # -- common members -------------------------------------------------------------------

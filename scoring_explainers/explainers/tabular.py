@@ -190,33 +190,29 @@ class TabularExplainer:
     # -- explanations -------------------------------------------------------------------
     def explain_local(self, evaluation_examples: Any) -> LocalExplanation:
         """Local importances of ``evaluation_examples`` (raw rows)."""
-        explanation = to_explanation(
-            self.engine_,
-            self.explained_,
-            evaluation_examples,
-            method=self.method,
-            subset=self.explain_subset,
-            is_global=False,
-            metadata=self._metadata(),
-        )
-        return explanation
+        return self._explain(evaluation_examples, is_global=False)
 
     def explain_global(
         self, evaluation_examples: Any, *, include_local: bool = True
     ) -> GlobalExplanation:
         """Global importances (mean |local| per class, then over classes) of the rows."""
-        explanation = to_explanation(
-            self.engine_,
-            self.explained_,
-            evaluation_examples,
-            method=self.method,
-            subset=self.explain_subset,
-            is_global=True,
-            include_local=include_local,
-            metadata=self._metadata(),
+        explanation = self._explain(
+            evaluation_examples, is_global=True, include_local=include_local
         )
         assert isinstance(explanation, GlobalExplanation)
         return explanation
+
+    def _explain(self, X: Any, *, is_global: bool, include_local: bool = True) -> Any:
+        return to_explanation(
+            self.engine_,
+            self.explained_,
+            X,
+            method=self.method,
+            subset=self.explain_subset,
+            is_global=is_global,
+            include_local=include_local,
+            metadata=self._metadata(),
+        )
 
     def _metadata(self) -> dict[str, Any]:
         return {
