@@ -424,6 +424,8 @@ def paths(ensemble: Ensemble) -> dict[str, np.ndarray]:
         "elem_z": np.asarray(elem_z, dtype=np.float64),
         "leaf_start": np.asarray(leaf_start, dtype=np.int64),
         "leaf_len": np.asarray(leaf_len, dtype=np.int64),
-        "leaf_value": np.asarray(leaf_value, dtype=np.float64).reshape(len(leaf_value), -1),
+        "leaf_value": np.asarray(leaf_value, dtype=np.float64).reshape(
+            len(leaf_value), len(ensemble.base)
+        ),
         "expected": expected,
     }

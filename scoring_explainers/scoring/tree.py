@@ -1,4 +1,5 @@
-"""TreeScoringExplainer: exact path-dependent TreeSHAP, vectorised over rows, numpy only.
+"""TreeScoringExplainer: exact path-dependent and interventional TreeSHAP, vectorised over
+rows, numpy only.
 
 Each leaf's root path is reduced to one element per feature with its zero fraction ``z``
 (the share of training cover that follows the path at that feature's splits). For a row,
@@ -13,11 +14,19 @@ quadrature with ``ceil(d / 2)`` nodes is exact for this polynomial), and explain
 is: split directions at every node, the pattern of every leaf, one table lookup per
 element, a sum per feature. Ensembles with very deep paths use the quadrature per row
 instead of tables (same values, less memory, slower).
+
+Interventional TreeSHAP (a fixed background) also depends on the row only through each
+leaf's pattern: the contributions averaged over the background are tabulated once at load
+(:func:`_interventional_tables`, a superset sum of the background's pattern histogram per
+leaf), so explaining a row costs the same lookups as path-dependent TreeSHAP, whatever the
+background size. Without tables (very deep paths) every (row, background row, leaf) is
+weighed from bit patterns instead (same values, slower, linear in the background).
 """
 
 from __future__ import annotations
 
 from itertools import product
+from math import factorial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -35,7 +44,8 @@ __all__ = ["TreeScoringExplainer"]
 #: and all tables together stay under MAX_TABLE_BYTES.
 MAX_TABLE_DEPTH = 14
 MAX_TABLE_BYTES = 512 * 2**20
-#: (rows x background rows x path elements) per interventional pass (bounds memory).
+#: Cells per interventional pass (bounds memory): (rows x background rows x leaves)
+#: without tables, (leaves x histogram bins) and (background rows x leaves) for tables.
 INTERVENTIONAL_CELLS = 4_000_000
 #: Rows explained per vectorised pass (bounds memory: rows x path elements).
 ROW_CHUNK = 32
@@ -80,6 +90,84 @@ def _tables(
         table = (bits[None] - zs[:, None, :]) * ((whole / factor) * w).sum(axis=-1)
         index = start[leaves][:, None] + np.arange(2**d * d)[None, :]
         flat[index] = table.reshape(len(leaves), -1)
+    return flat, start
+
+
+def _shapley_weights(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The interventional Shapley weights by ``(a, c)``, each of shape (depth + 1, depth + 1).
+
+    ``w_in[a, c] = (a-1)! c! / (a+c)!`` (a feature only x follows, ``a >= 1``) and
+    ``w_out[a, c] = -a! (c-1)! / (a+c)!`` (a feature only b follows, ``c >= 1``); 0 elsewhere.
+    """
+    f = np.array([float(factorial(n)) for n in range(2 * depth + 2)])
+    a, c = np.meshgrid(np.arange(depth + 1), np.arange(depth + 1), indexing="ij")
+    w_in = np.where(a >= 1, f[np.maximum(a - 1, 0)] * f[c] / f[a + c], 0.0)
+    w_out = np.where(c >= 1, -f[a] * f[np.maximum(c - 1, 0)] / f[a + c], 0.0)
+    return w_in, w_out
+
+
+def _interventional_tables(
+    background_pattern: np.ndarray, leaf_len: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per leaf, the (2**d, d) contributions averaged over the background (without the
+    leaf value), flattened in the layout of :func:`_tables`.
+
+    Parameters
+    ----------
+    background_pattern : ndarray of shape (n_background, n_leaves)
+        Bit p: the background row follows the leaf's path at its p-th feature.
+    leaf_len : ndarray of shape (n_leaves,)
+        ``d``, the number of features on each leaf's path.
+
+    Notes
+    -----
+    A hybrid row (x on S, b elsewhere) reaches the leaf for some S iff x or b follows the
+    path at every feature: with ``S' = full & ~px`` (where x does not follow), iff
+    ``pb`` is a superset of ``S'``. Then the features only x follows number
+    ``a = d - |pb|`` and those only b follows ``c = |S'|``, so the weights depend on b
+    only through ``|pb|``. With ``A_k[S] = #{b : pb >= S, |pb| = k}`` (a superset sum
+    of the background's pattern histogram, one per ``k``), the entry for x's pattern and
+    the leaf's p-th feature is ``sum_k w_out(d-k, |S|) A_k[S]`` when x does not follow at
+    p, else ``sum_k w_in(d-k, |S|) (A_k[S] - A_k[S | 1<<p])`` (the b that do not follow
+    at p). The cost does not depend on the background size beyond one histogram.
+    """
+    n_background = len(background_pattern)
+    cells = INTERVENTIONAL_CELLS
+    sizes = (2**leaf_len) * leaf_len
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    flat = np.empty(int(sizes.sum()))
+    for d in (int(d) for d in np.unique(leaf_len)):
+        n_pat = 2**d
+        sets = np.arange(n_pat)
+        size = np.bitwise_count(sets).astype(np.int64)  # |S|
+        k = np.arange(d + 1)[:, None]
+        w_in, w_out = _shapley_weights(d)
+        m_in = w_in[d - k, size[None, :]]  # (d + 1, 2**d): by k = |pb| and S
+        m_out = w_out[d - k, size[None, :]]
+        m_shift = np.where(size >= 1, w_in[d - k, np.maximum(size - 1, 0)[None, :]], 0.0)
+        bit = np.arange(d)
+        in_set = ((sets[:, None] >> bit) & 1).astype(bool)  # (2**d, d): p in S
+        with_p = sets[:, None] | (1 << bit)  # (2**d, d): S | 1<<p
+        leaves_d = np.flatnonzero(leaf_len == d)
+        # leaves per pass: bounds the histograms and the (background x leaves) cells
+        step = max(1, min(INTERVENTIONAL_CELLS // ((d + 1) * n_pat), cells // n_background))
+        for begin in range(0, len(leaves_d), step):
+            leaves = leaves_d[begin : begin + step]
+            g = len(leaves)
+            pb = background_pattern[:, leaves].astype(np.int64)  # (B, g)
+            cell = (np.arange(g) * (d + 1) + np.bitwise_count(pb)) * n_pat + pb
+            counts = np.bincount(cell.reshape(-1), minlength=g * (d + 1) * n_pat)
+            sums = counts.astype(np.float64).reshape(g, d + 1, n_pat)
+            for j in range(d):  # superset sums, one bit at a time
+                halves = sums.reshape(g, d + 1, n_pat >> (j + 1), 2, 1 << j)
+                halves[:, :, :, 0, :] += halves[:, :, :, 1, :]
+            win = np.einsum("gks,ks->gs", sums, m_in)  # (g, 2**d), by S
+            wout = np.einsum("gks,ks->gs", sums, m_out)
+            shift = np.einsum("gks,ks->gs", sums, m_shift)
+            table = np.where(in_set, wout[:, :, None], win[:, :, None] - shift[:, with_p])
+            # rows by x's pattern px = full ^ S, i.e. S in reverse order
+            index = start[leaves][:, None] + np.arange(n_pat * d)[None, :]
+            flat[index] = table[:, ::-1, :].reshape(g, -1) / n_background
     return flat, start
 
 
@@ -227,7 +315,8 @@ class _PatternSlots:
 
 
 class TreeScoringExplainer(ScoringExplainer):
-    """Exact path-dependent TreeSHAP (what ``shap.TreeExplainer(model)`` computes).
+    """Exact path-dependent TreeSHAP (what ``shap.TreeExplainer(model)`` computes), or
+    interventional TreeSHAP over a background (``feature_perturbation="interventional"``).
 
     Output spaces as each library defines them: class probabilities for random forests and
     decision trees, the raw margin (log-odds) for gradient boosting (a binary model gets two
@@ -271,42 +360,15 @@ class TreeScoringExplainer(ScoringExplainer):
         self.background_ = None if background is None else np.asarray(background, np.float64)
         if self.background_ is not None and depth > 30:
             raise ValueError("interventional TreeSHAP takes paths of at most 30 features")
-        if self.background_ is not None:  # interventional: no tables, a background instead
-            self.uses_tables_ = False
-            on_background = self._on(self.background_)  # (B, E)
-            positions = np.arange(len(leaf_of)) - a["leaf_start"][leaf_of]
-            weights = (1 << positions).astype(np.int64)
-            self._background_pattern = np.add.reduceat(
-                on_background * weights, a["leaf_start"], axis=1
-            ).astype(np.int32)  # (B, L)
-            self._full_pattern = ((1 << a["leaf_len"]) - 1).astype(np.int32)
-            width = int(a["leaf_len"].max())
-            # bits[l, p, b]: background row b follows leaf l's path at its p-th feature
-            self._background_bits = np.zeros((len(a["leaf_len"]), width, len(self.background_)))
-            self._background_bits[leaf_of, positions, :] = on_background.T
-            self._element_slot = leaf_of * width + positions
-            self._background_pattern_t = np.ascontiguousarray(self._background_pattern.T)[
-                :, :, None
-            ]
-            self._pattern_weights = weights
-            counts = np.arange(depth + 1)
-            from math import factorial
-
-            f = np.array([float(factorial(int(c))) for c in range(2 * depth + 2)])
-            n_in, n_out = np.meshgrid(counts, counts, indexing="ij")
-            w_in = np.where(n_in >= 1, f[np.maximum(n_in - 1, 0)] * f[n_out] / f[n_in + n_out], 0.0)
-            w_out = np.where(
-                n_out >= 1, -f[n_in] * f[np.maximum(n_out - 1, 0)] / f[n_in + n_out], 0.0
-            )
-            # flat weight tables indexed by n_x * stride + n_b, with a zero slot for dead leaves
-            self._count_stride = depth + 1
-            self._dead_slot = (depth + 1) * (depth + 1)
-            self._w_in_flat = np.append(w_in.reshape(-1), 0.0)
-            self._w_out_flat = np.append(w_out.reshape(-1), 0.0)
-            depth = -1  # skip the tables below
         self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES
         if self.uses_tables_ and n_elem:
-            self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
+            self._slots = _PatternSlots(a, depth)
+            if self.background_ is None:
+                self._table, start = _tables(a["elem_z"], a["leaf_start"], a["leaf_len"])
+            else:  # the background is fixed: average over it once, per pattern of x
+                self._table, start = _interventional_tables(
+                    self._background_patterns(self.background_), a["leaf_len"]
+                )
             self._index_dtype = np.int32 if len(self._table) < 2**31 else np.int64
             if self._sums.single:  # one output per leaf: its value goes into the table
                 sizes = (2 ** a["leaf_len"]) * a["leaf_len"]
@@ -315,9 +377,45 @@ class TreeScoringExplainer(ScoringExplainer):
             elem_base = (start[leaf_of] + self._pos).astype(self._index_dtype)
             self._sorted_base = elem_base[self._order]
             self._sorted_leaf = leaf_of[self._order]
-            self._slots = _PatternSlots(a, depth)
+        elif self.background_ is not None and n_elem:
+            self._prepare_pairs(self.background_, depth)
         elif self.background_ is None:
             self._t, self._w = _quadrature(depth)
+
+    def _background_patterns(self, background: np.ndarray) -> np.ndarray:
+        """Every leaf's pattern for every background row, (n_background, n_leaves) uint8 or
+        uint16, computed in passes of ``ROW_CHUNK * 8`` rows (bounds the split directions)."""
+        step = ROW_CHUNK * 8
+        patterns = [
+            self._slots.patterns(self._go(background[begin : begin + step]))
+            for begin in range(0, len(background), step)
+        ]
+        return np.concatenate(patterns)
+
+    def _prepare_pairs(self, background: np.ndarray, depth: int) -> None:
+        """State of the per-(row, background row) evaluation, for paths too deep for
+        tables: the background's leaf patterns and per-element bits, the weights."""
+        a, leaf_of = self.arrays_, self._leaf_of
+        on_background = self._on(background)  # (B, E)
+        positions = self._pos
+        weights = (1 << positions).astype(np.int64)
+        background_pattern = np.add.reduceat(
+            on_background * weights, a["leaf_start"], axis=1
+        ).astype(np.int32)  # (B, L)
+        self._full_pattern = ((1 << a["leaf_len"]) - 1).astype(np.int32)
+        width = int(a["leaf_len"].max())
+        # bits[l, p, b]: background row b follows leaf l's path at its p-th feature
+        self._background_bits = np.zeros((len(a["leaf_len"]), width, len(background)))
+        self._background_bits[leaf_of, positions, :] = on_background.T
+        self._element_slot = leaf_of * width + positions
+        self._background_pattern_t = np.ascontiguousarray(background_pattern.T)[:, :, None]
+        self._pattern_weights = weights
+        w_in, w_out = _shapley_weights(depth)
+        # flat weight tables indexed by n_x * stride + n_b, with a zero slot for dead leaves
+        self._count_stride = depth + 1
+        self._dead_slot = (depth + 1) * (depth + 1)
+        self._w_in_flat = np.append(w_in.reshape(-1), 0.0)
+        self._w_out_flat = np.append(w_out.reshape(-1), 0.0)
 
     # -- distill ------------------------------------------------------------------------
     @classmethod
@@ -342,7 +440,8 @@ class TreeScoringExplainer(ScoringExplainer):
             skl2onnx fails to convert.
         initialization_examples : array-like of shape (n_rows, n_features), optional
             Used to check the ONNX conversion; the background for ``"interventional"``
-            (every row is used: the cost per explained row grows with it).
+            (every row is used; its size costs time and memory at load, not per row,
+            while paths fit the tables).
         features, classes : optional
             As in :meth:`KernelScoringExplainer.from_model`.
         feature_perturbation : {"tree_path_dependent", "interventional"}
@@ -460,7 +559,8 @@ class TreeScoringExplainer(ScoringExplainer):
         return values[:, self._order]
 
     def _interventional(self, on: np.ndarray) -> np.ndarray:
-        """Element contributions averaged over the background, (n, n_elements).
+        """Element contributions averaged over the background, (n, n_elements), for
+        ``on`` of shape (n, n_elements) (paths too deep for :func:`_interventional_tables`).
 
         For a row x and a background row b, a leaf is reached by the hybrid row
         (x on S, b elsewhere) iff every feature where only x follows the path is in S and
@@ -495,13 +595,14 @@ class TreeScoringExplainer(ScoringExplainer):
         k = self.arrays_["leaf_value"].shape[1]
         values = np.zeros((len(X), self._width * k))
         if len(self.arrays_["elem_feature"]):
+            pairs = self.background_ is not None and not self.uses_tables_
             step = ROW_CHUNK
-            if self.background_ is not None:
-                cells = len(self.background_) * len(self.arrays_["leaf_len"])
+            if pairs:
+                cells = self._background_bits.shape[2] * len(self.arrays_["leaf_len"])
                 step = max(1, INTERVENTIONAL_CELLS // max(1, cells))
             for start in range(0, len(X), step):
                 rows = slice(start, start + step)
-                if self.background_ is not None:
+                if pairs:
                     contributions = self._interventional(self._on(X[rows]))
                     values[rows] = self._sums(contributions, weighted=True)
                 else:

@@ -556,3 +556,195 @@ print(json.dumps({{"out": out, "heavy": heavy}}))
         outputs = result.probabilities if result.probabilities is not None else result.predictions
         np.testing.assert_array_equal(report["out"][kind]["values"], result.local_importance_values)
         np.testing.assert_array_equal(report["out"][kind]["outputs"], outputs)
+
+
+# -- interventional: tables over the background, pairs for deep paths --------------------
+
+
+def _interventional(model, background):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TreeScoringExplainer.from_model(
+            model, background, feature_perturbation="interventional"
+        )
+
+
+def test_interventional_tables_equal_pairwise_weights():
+    """Each table entry equals the mean over background rows of the pairwise closed form:
+    +(a-1)! c! / (a+c)! where only x follows, -a! (c-1)! / (a+c)! where only b follows, 0
+    when some feature is followed by neither (a, c: features only x / only b follows)."""
+    from math import factorial
+
+    from scoring_explainers.scoring.tree import _interventional_tables
+
+    rng = np.random.default_rng(0)
+    leaf_len = np.array([1, 3, 2, 5, 3, 6, 4])
+    background = np.stack(
+        [rng.integers(0, 2**d, size=13) for d in leaf_len], axis=1
+    )  # (13 rows, 7 leaves)
+    flat, start = _interventional_tables(background, leaf_len)
+    for leaf, d in enumerate(leaf_len):
+        full = 2**d - 1
+        table = flat[start[leaf] : start[leaf] + 2**d * d].reshape(2**d, d)
+        for px in range(2**d):
+            expected = np.zeros(d)
+            for pb in background[:, leaf]:
+                if px | pb != full:
+                    continue
+                a, c = bin(px & ~pb).count("1"), bin(~px & pb & full).count("1")
+                for p in range(d):
+                    if px >> p & 1 and not pb >> p & 1:
+                        expected[p] += factorial(a - 1) * factorial(c) / factorial(a + c)
+                    elif pb >> p & 1 and not px >> p & 1:
+                        expected[p] -= factorial(a) * factorial(c - 1) / factorial(a + c)
+            np.testing.assert_allclose(table[px], expected / len(background), atol=1e-15)
+
+
+def _outputs(model, rows):
+    """The explained output, (n_outputs, n_rows): probabilities for forests of
+    classifiers, the raw margin for boosting (binary: -m, m), the prediction otherwise."""
+    if isinstance(model, (RandomForestClassifier, DecisionTreeClassifier)):
+        return np.asarray(model.predict_proba(rows), dtype=float).T
+    if isinstance(model, (xgboost.XGBClassifier, xgboost.XGBRegressor)):
+        margin = model.get_booster().predict(xgboost.DMatrix(rows), output_margin=True)
+    elif isinstance(model, (lightgbm.LGBMClassifier, lightgbm.LGBMRegressor)):
+        margin = model.predict(rows, raw_score=True)
+    else:
+        return _margin(model, rows)
+    margin = np.asarray(margin, dtype=float)
+    if margin.ndim == 2:
+        return margin.T
+    return np.stack([-margin, margin]) if hasattr(model, "classes_") else margin[None, :]
+
+
+@pytest.mark.parametrize(
+    "name", ["rf-binary", "dt-multiclass", "xgb-multiclass", "lgbm-multiclass", "lgbm-regression"]
+)
+def test_interventional_equals_exact_enumeration_with_nan(name, monkeypatch):
+    """Tables and pairs both equal exact Shapley values of E_b[f(x_S, b_notS)] computed
+    by enumerating every coalition, NaN in rows and background."""
+    from scoring_explainers.scoring import tree
+
+    make, kind, _ = CASES[name]
+    X, y = _data(kind, nan=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X[:500], y[:500])
+        background, rows = X[483:490], X[500:506]
+        assert np.isnan(background).any() and np.isnan(rows).any()
+        exact = _exact_interventional_outputs(model, rows, background)
+    tables = _interventional(model, background)
+    monkeypatch.setattr(tree, "MAX_TABLE_DEPTH", 0)
+    pairs = _interventional(model, background)
+    assert tables.uses_tables_ and not pairs.uses_tables_
+    scale = max(1.0, np.abs(exact).max())
+    tolerance = 2e-6 if name.startswith("xgb") else 1e-9  # XGBoost sums its margin in float32
+    for explainer in (tables, pairs):
+        values = explainer.explain(rows)
+        ours = values if values.ndim == 3 else values[None]
+        np.testing.assert_allclose(ours, exact, atol=tolerance * scale)
+        truth = _outputs(model, background).mean(axis=1)
+        np.testing.assert_allclose(np.atleast_1d(explainer.expected_values), truth, atol=1e-6)
+
+
+def _exact_interventional_outputs(model, rows, background):
+    """As :func:`_exact_interventional`, for the output :func:`_outputs` explains."""
+    from itertools import product
+    from math import factorial
+
+    m = rows.shape[1]
+    coalitions = np.array(list(product((False, True), repeat=m)))
+    hybrid = np.where(
+        coalitions[None, :, None, :], rows[:, None, None, :], background[None, None, :, :]
+    )
+    value = _outputs(model, hybrid.reshape(-1, m))
+    value = value.reshape(len(value), len(rows), len(coalitions), len(background)).mean(-1)
+    size = coalitions.sum(axis=1)
+    phi = np.zeros((len(value), len(rows), m))
+    for i in range(m):
+        inside = coalitions[:, i]
+        s = np.where(inside, size - 1, size)
+        weight = np.array([factorial(k) * factorial(m - k - 1) / factorial(m) for k in s])
+        phi[:, :, i] = value @ np.where(inside, weight, -weight)
+    return phi
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rf-binary",
+        "dt-multiclass",
+        "et-regression",
+        "gb-multiclass",
+        "xgb-regression-nan",
+        "lgbm-binary-nan",
+        "hgb-multiclass-nan",
+    ],
+)
+def test_interventional_tables_equal_pairs(name, monkeypatch):
+    """The tabulated background average equals the per-(row, background row) evaluation."""
+    from scoring_explainers.scoring import tree
+
+    make, kind, nan = CASES[name]
+    X, y = _data(kind, nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X[:500], y[:500])
+    background, rows = X[:60], X[500:]
+    tables = _interventional(model, background)
+    values = tables.explain(rows)
+    monkeypatch.setattr(tree, "MAX_TABLE_DEPTH", 0)
+    pairs = _interventional(model, background)
+    assert tables.uses_tables_ and not pairs.uses_tables_
+    np.testing.assert_allclose(values, pairs.explain(rows), atol=1e-12)
+    np.testing.assert_array_equal(pairs.expected_values, tables.expected_values)
+
+
+def test_interventional_chunks_equal_the_whole(monkeypatch):
+    """Background patterns in passes of 8 rows (the same tables), rows in passes of 7."""
+    from scoring_explainers.scoring import tree
+
+    make, kind, nan = CASES["xgb-multiclass"]
+    X, y = _data(kind, nan)
+    model = make().fit(X[:500], y[:500])
+    whole = _interventional(model, X[:50])
+    values = whole.explain(X[500:])
+    monkeypatch.setattr(tree, "ROW_CHUNK", 1)
+    passes = _interventional(model, X[:50])
+    np.testing.assert_array_equal(passes._table, whole._table)
+    monkeypatch.setattr(tree, "ROW_CHUNK", 7)
+    np.testing.assert_allclose(whole.explain(X[500:]), values, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("max_depth", "n_features"), [(12, 24), (22, 40)])
+def test_interventional_deep_trees_match_shap(max_depth, n_features):
+    """Paths of 9-14 features (16-bit tables) and of more than 14 (pairs, no tables)."""
+    import shap
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = make_regression(n_samples=4000, n_features=n_features, noise=1.0, random_state=0)
+    model = DecisionTreeRegressor(max_depth=max_depth, random_state=0).fit(X[:3500], y[:3500])
+    background, rows = X[3500:3530], X[3600:3640]
+    explainer = _interventional(model, background)
+    depth = int(explainer.arrays_["leaf_len"].max())
+    if max_depth == 12:
+        assert explainer.uses_tables_ and 8 < depth <= 14 and explainer._slots.width == 16
+    else:
+        assert not explainer.uses_tables_ and depth > 14
+    values = explainer.explain(rows)
+    reference = shap.TreeExplainer(model, background, feature_perturbation="interventional")
+    expected = reference.shap_values(rows)
+    np.testing.assert_allclose(values, expected, atol=1e-6 * max(1.0, np.abs(values).max()))
+    total = values.sum(1) + explainer.expected_values[0]
+    np.testing.assert_allclose(total, model.predict(rows), rtol=1e-9, atol=1e-9)
+
+
+def test_interventional_one_leaf_tree():
+    """A tree without splits: no attributions, the expected value is its constant."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, _ = _data("regression")
+    model = DecisionTreeRegressor().fit(X, np.full(len(X), 2.5))
+    explainer = _interventional(model, X[:20])
+    np.testing.assert_array_equal(explainer.explain(X[:5]), np.zeros((5, X.shape[1])))
+    np.testing.assert_allclose(explainer.expected_values, [2.5])
