@@ -121,10 +121,10 @@ def _interventional_tables(
 
     Notes
     -----
-    A hybrid row (x on S, b elsewhere) reaches the leaf for some S iff x or b follows the
-    path at every feature: with ``S' = full & ~px`` (where x does not follow), iff
-    ``pb`` is a superset of ``S'``. Then the features only x follows number
-    ``a = d - |pb|`` and those only b follows ``c = |S'|``, so the weights depend on b
+    A hybrid row (x on a coalition, b elsewhere) reaches the leaf for some coalition iff x
+    or b follows the path at every feature: with ``S = full & ~px`` (where x does not
+    follow), iff ``pb`` is a superset of ``S``. Then the features only x follows number
+    ``a = d - |pb|`` and those only b follows ``c = |S|``, so the weights depend on b
     only through ``|pb|``. With ``A_k[S] = #{b : pb >= S, |pb| = k}`` (a superset sum
     of the background's pattern histogram, one per ``k``), the entry for x's pattern and
     the leaf's p-th feature is ``sum_k w_out(d-k, |S|) A_k[S]`` when x does not follow at
@@ -132,7 +132,6 @@ def _interventional_tables(
     at p). The cost does not depend on the background size beyond one histogram.
     """
     n_background = len(background_pattern)
-    cells = INTERVENTIONAL_CELLS
     sizes = (2**leaf_len) * leaf_len
     start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     flat = np.empty(int(sizes.sum()))
@@ -150,7 +149,7 @@ def _interventional_tables(
         with_p = sets[:, None] | (1 << bit)  # (2**d, d): S | 1<<p
         leaves_d = np.flatnonzero(leaf_len == d)
         # leaves per pass: bounds the histograms and the (background x leaves) cells
-        step = max(1, min(INTERVENTIONAL_CELLS // ((d + 1) * n_pat), cells // n_background))
+        step = max(1, INTERVENTIONAL_CELLS // max((d + 1) * n_pat, n_background))
         for begin in range(0, len(leaves_d), step):
             leaves = leaves_d[begin : begin + step]
             g = len(leaves)
@@ -358,6 +357,8 @@ class TreeScoringExplainer(ScoringExplainer):
         depth = int(a["leaf_len"].max()) if len(a["leaf_len"]) else 0
         table_bytes = int(((2 ** a["leaf_len"].astype(np.float64)) * a["leaf_len"]).sum()) * 8
         self.background_ = None if background is None else np.asarray(background, np.float64)
+        if self.background_ is not None and len(self.background_) == 0:
+            raise ValueError("the interventional background has no rows")
         if self.background_ is not None and depth > 30:
             raise ValueError("interventional TreeSHAP takes paths of at most 30 features")
         self.uses_tables_ = 0 <= depth <= MAX_TABLE_DEPTH and table_bytes <= MAX_TABLE_BYTES

@@ -748,3 +748,20 @@ def test_interventional_one_leaf_tree():
     explainer = _interventional(model, X[:20])
     np.testing.assert_array_equal(explainer.explain(X[:5]), np.zeros((5, X.shape[1])))
     np.testing.assert_allclose(explainer.expected_values, [2.5])
+
+
+def test_interventional_refuses_an_empty_background():
+    make, kind, nan = CASES["gb-binary"]
+    X, y = _data(kind, nan)
+    explainer = _interventional(make().fit(X[:500], y[:500]), X[:20])
+    common = {
+        "model": explainer.model,
+        "features": explainer.features,
+        "classes": explainer.classes,
+        "output_space": explainer.output_space,
+        "expected_values": explainer.expected_values,
+        "allow_missing": True,
+    }
+    arrays = {**explainer._arrays(), "background": np.zeros((0, X.shape[1]))}
+    with pytest.raises(ValueError, match="background has no rows"):
+        TreeScoringExplainer._restore(arrays=arrays, settings=explainer._settings(), common=common)
