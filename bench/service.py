@@ -8,6 +8,11 @@ p50/p99) and 32 connections (requests/s), 1-row and 32-row bodies. Also the in-p
 to ``/readyz`` 200).
 
     python bench/service.py [--duration 8] [--servers uvicorn,granian]
+    python bench/service.py --ratio [--rounds 5] [--duration 8] [--baseline DIR]
+
+``--ratio`` measures only what the service issue tracks: the bare endpoint against
+``/score`` with the Linear artifact, one row, uvicorn; both servers run side by side and
+the wrk runs alternate between them, round by round; medians are reported.
 
 Needs wrk (``apt-get install wrk``; ``make bench`` installs it).
 """
@@ -67,9 +72,11 @@ def artifacts(root: Path) -> dict[str, Path]:
     return {"kernel": demo, "linear": root / "linear"}
 
 
-def command(server: str, target: str, artifact: Path | None, port: int) -> tuple[list[str], dict]:
+def command(
+    server: str, target: str, artifact: Path | None, port: int, code: Path = ROOT
+) -> tuple[list[str], dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORING_")}
-    env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'bench'}"
+    env["PYTHONPATH"] = f"{code}:{ROOT / 'bench'}"
     factory = "_bare_app:create_app" if target == "bare" else "service.app:create_app"
     if artifact is not None:
         env["SCORING_ARTIFACT"] = str(artifact)
@@ -113,12 +120,14 @@ def command(server: str, target: str, artifact: Path | None, port: int) -> tuple
     ], env
 
 
-def start(server: str, target: str, artifact: Path | None) -> tuple[subprocess.Popen, str, float]:
+def start(
+    server: str, target: str, artifact: Path | None, code: Path = ROOT
+) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
-    cmd, env = command(server, target, artifact, port)
+    cmd, env = command(server, target, artifact, port, code)
     t0 = time.perf_counter()
     process = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=code
     )
     url = f"http://127.0.0.1:{port}"
     while True:
@@ -193,6 +202,51 @@ def in_process(artifact: Path, rows: np.ndarray, n: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
+def ratio(rounds: int, duration: int, baselines: list[Path] | None = None) -> dict:
+    """Bare vs Linear 1-row ``/score`` under uvicorn, interleaved rounds, medians.
+
+    ``baselines``: other copies of the project (e.g. ``git archive`` of an earlier commit)
+    whose services are measured in the same rounds, as ``linear@<directory name>``.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    body = json.dumps({"data": load_breast_cancer().data[:1].tolist()})
+    runs: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        linear = artifacts(Path(tmp))["linear"]
+        servers = {
+            "bare": start("uvicorn", "bare", None),
+            "linear": start("uvicorn", "linear", linear),
+        }
+        for baseline in baselines or []:
+            servers[f"linear@{baseline.name}"] = start(
+                "uvicorn", "linear", linear, baseline.resolve()
+            )
+        try:
+            for _ in range(rounds):
+                for name, (_, url, _) in servers.items():
+                    many = wrk(url, body, 32, duration)
+                    one = wrk(url, body, 1, duration)
+                    run = runs.setdefault(name, {"rps": [], "p50_ms": [], "p99_ms": []})
+                    run["rps"].append(many["rps"])
+                    run["p50_ms"].append(one["p50_ms"])
+                    run["p99_ms"].append(one["p99_ms"])
+                    if many["non_2xx"] or one["non_2xx"]:
+                        raise RuntimeError(f"{name}: non-2xx responses")
+        finally:
+            for process, _, _ in servers.values():
+                stop(process)
+    medians = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in runs.items()}
+    bare = medians["bare"]["rps"]
+    for name, m in medians.items():
+        print(
+            f"{name:18} req/s @32 {m['rps']:8.0f} ({m['rps'] / bare:4.0%} of bare)  "
+            f"p50 @1 {m['p50_ms']:.3f} ms  p99 @1 {m['p99_ms']:.3f} ms  "
+            f"rounds {[round(x) for x in runs[name]['rps']]}"
+        )
+    return {"rounds": runs, "medians": medians}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -200,9 +254,24 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--ratio", action="store_true", help="bare vs linear 1 row only")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        help="with --ratio: also serve /score from this project copy (repeatable)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk (make bench does)")
+    if args.ratio:
+        print(f"load average {load_average()}")
+        out = ratio(args.rounds, args.duration, args.baseline)
+        print(f"load average {load_average()}")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return
     from sklearn.datasets import load_breast_cancer
 
     rows = load_breast_cancer().data[:32]
