@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from litestar import Litestar, MediaType, Request, Response, get, post
@@ -18,7 +19,17 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from scoring_explainers import InputError, ScoringExplainersError
@@ -91,6 +102,19 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
         media_type=JSON,
         headers=headers,
     )
+
+
+async def _score(runtime: ScoringRuntime, body: bytes, top_k: int | None) -> bytes:
+    """A ``/score`` body's answer, encoded: cheap requests on the event loop, others in a
+    worker thread."""
+    if len(body) <= INLINE_PARSE_BYTES:
+        matrix = runtime.parse(body)
+        if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
+            return encode(runtime.respond(matrix, top_k))
+        result = await anyio.to_thread.run_sync(runtime.respond, matrix, top_k)
+    else:
+        result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
+    return encode(result)
 
 
 def _status_for(exc: Exception) -> int:
@@ -218,11 +242,147 @@ class _Middleware:
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(
-                    token.strip(), self.api_key
-                )
+                return _bearer_matches(value, self.api_key)
         return False
+
+
+def _bearer_matches(authorization: bytes, api_key: bytes) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <api_key>`` (constant time)."""
+    scheme, _, token = authorization.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), api_key)
+
+
+#: The query strings the lean ``/score`` path takes: none, or ``top_k`` as a plain number.
+_LEAN_QUERY = re.compile(rb"top_k=([1-9][0-9]{0,5})")
+_DECLINED = -1
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived."""
+
+
+class _LeanScore:
+    """``POST /score`` answered without Litestar's routing, request and response objects.
+
+    Litestar spends more on a one-row request than the scoring does; this path keeps only
+    what ``/score`` needs. It takes a request only when nothing about it needs the
+    framework: the artifact is loaded, the Content-Type is ``application/json``, the API
+    key is right (when one is set), the query string is empty or ``top_k=K``, and the
+    Content-Length (when sent) is within the body limit. Everything else (a 401, 415,
+    503, an odd query string, a body announced too large) goes on to the Litestar handler,
+    which answers exactly as before. Both score through ``_score`` and answer errors with
+    the same ``{"error", "status"}`` bodies; the request metrics are recorded here for the
+    requests this path answers and by ``_Middleware`` for the others.
+    """
+
+    def __init__(self, runtime: ScoringRuntime, api_key: bytes, max_body_bytes: int) -> None:
+        self.runtime = runtime
+        self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
+
+    def top_k(self, scope: Scope) -> int | None:
+        """The request's ``top_k`` if this path takes the request, else ``_DECLINED``."""
+        if not self.runtime.ready:
+            return _DECLINED
+        top_k = None
+        query = scope["query_string"]
+        if query:
+            match = _LEAN_QUERY.fullmatch(query)
+            if match is None:
+                return _DECLINED
+            top_k = int(match[1])
+        content_type = length = authorization = None
+        for name, value in scope["headers"]:  # the first of each, as Litestar reads them
+            if name == b"content-type":
+                content_type = value if content_type is None else content_type
+            elif name == b"content-length":
+                length = value if length is None else length
+            elif name == b"authorization":
+                authorization = value if authorization is None else authorization
+        if content_type is None or (
+            content_type.partition(b";")[0].strip().lower() != b"application/json"
+        ):
+            return _DECLINED
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            return _DECLINED
+        if self.api_key and (
+            authorization is None or not _bearer_matches(authorization, self.api_key)
+        ):
+            return _DECLINED
+        return top_k
+
+    async def _body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = cast(bytes, message.get("body", b""))
+            if chunk:
+                size += len(chunk)
+                if size > self.max_body_bytes:  # a chunked body without Content-Length
+                    raise HTTPException(status_code=413, detail="Request Entity Too Large")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, top_k: int | None) -> None:
+        start = time.perf_counter()
+        status = 500
+        try:
+            try:
+                body = await self._body(receive)
+                answer = await _score(self.runtime, body, top_k)
+                status = 200
+            except ScoringExplainersError as exc:
+                status = _status_for(exc)
+                answer = encode({"error": str(exc), "status": status})
+            except HTTPException as exc:
+                status = exc.status_code
+                answer = encode({"error": str(exc.detail), "status": status})
+            except NotReady as exc:
+                status = 503
+                answer = encode({"error": str(exc), "status": status})
+            except _Disconnected:
+                return  # nothing to answer; counted as a 500, as Litestar's path does
+            except Exception:
+                log.exception("unhandled error on POST /score")
+                answer = encode({"error": "internal error", "status": 500})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(answer)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": answer, "more_body": False})
+        finally:
+            self.runtime.metrics.observe_request("/score", status, time.perf_counter() - start)
+
+
+class _Service(Litestar):
+    """The Litestar app, with ``POST /score`` tried on the lean path first."""
+
+    lean_score: _LeanScore | None = None
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if self.lean_score is not None and scope["type"] == "http":
+            http = cast(HTTPScope, scope)
+            if http["path"] == "/score" and http["method"] == "POST":
+                top_k = self.lean_score.top_k(http)
+                if top_k != _DECLINED:
+                    await self.lean_score(http, cast(Receive, receive), cast(Send, send), top_k)
+                    return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None = None) -> Litestar:
@@ -291,15 +451,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     ) -> Response[bytes]:
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
-        body = await request.body()
-        if len(body) <= INLINE_PARSE_BYTES:
-            matrix = runtime.parse(body)
-            if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
-                return Response(encode(runtime.respond(matrix, top_k)), media_type=JSON)
-            result = await anyio.to_thread.run_sync(runtime.respond, matrix, top_k)
-        else:
-            result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
-        return Response(encode(result), media_type=JSON)
+        return Response(await _score(runtime, await request.body(), top_k), media_type=JSON)
 
     @get("/healthz", tags=["probes"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -441,7 +593,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         return Response(encode(await anyio.to_thread.run_sync(work)), media_type=JSON)
 
     api_key = settings.api_key.encode()
-    app = Litestar(
+    app = _Service(
         route_handlers=[
             score,
             healthz,
@@ -477,4 +629,5 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         state=State({"runtime": runtime, "settings": settings, "store": store}),
         debug=False,
     )
+    app.lean_score = _LeanScore(runtime, api_key, settings.max_body_bytes)
     return app

@@ -1,0 +1,260 @@
+"""``POST /score`` on the lean path answers exactly as the Litestar handler does.
+
+Each request is sent twice in process: to the app (the lean path takes what it can) and
+to Litestar's own routing (``Litestar.__call__``, which never takes the lean path); status,
+Content-Type and body must be the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from litestar import Litestar
+from prometheus_client.parser import text_string_to_metric_families
+
+from service import ScoringRuntime, Settings, create_app
+from service.app import _LeanScore
+
+JSON = (b"content-type", b"application/json")
+
+
+class _Spy(_LeanScore):
+    """Counts the requests the lean path answers."""
+
+    taken = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any, top_k: int | None) -> None:
+        self.taken += 1
+        await super().__call__(scope, receive, send, top_k)
+
+
+def _app(artifact, tmp_path, *, load: bool = True, **overrides: Any) -> tuple[Litestar, _Spy]:
+    options: dict[str, Any] = {"max_rows": 50, "max_body_bytes": 20_000, **overrides}
+    settings = Settings(
+        artifact=str(artifact), store_path=str(tmp_path / "store.sqlite3"), **options
+    )
+    runtime = ScoringRuntime(settings)
+    if load:
+        runtime.load()
+    app = create_app(settings, runtime)
+    spy = _Spy(runtime, settings.api_key.encode(), settings.max_body_bytes)
+    app.lean_score = spy  # type: ignore[attr-defined]
+    return app, spy
+
+
+def _call(
+    app: Litestar,
+    chunks: list[bytes],
+    *,
+    query: bytes = b"",
+    headers: tuple[tuple[bytes, bytes], ...] = (JSON,),
+    litestar: bool = False,
+    length: bool = True,
+) -> tuple[int, bytes | None, Any]:
+    body = b"".join(chunks)
+    all_headers = [(b"host", b"test"), *headers]
+    if length:
+        all_headers.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/score",
+        "raw_path": b"/score",
+        "query_string": query,
+        "root_path": "",
+        "headers": all_headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        if litestar:
+            await Litestar.__call__(app, scope, receive, send)  # type: ignore[arg-type]
+        else:
+            await app(scope, receive, send)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: no event loop running there
+        pool.submit(asyncio.run, run()).result()
+    start = sent[0]
+    content = b"".join(m.get("body", b"") for m in sent[1:])
+    content_type = dict(start["headers"]).get(b"content-type")
+    return start["status"], content_type, json.loads(content)
+
+
+def _both(app: Litestar, spy: _Spy, chunks: list[bytes], **kwargs: Any) -> tuple[int, bool, Any]:
+    """Send to both paths; they must agree. Returns status, whether lean took it, body."""
+    before = spy.taken
+    lean = _call(app, chunks, **kwargs)
+    taken = spy.taken > before
+    reference = _call(app, chunks, litestar=True, **kwargs)
+    assert spy.taken == before + taken  # Litestar's routing never reaches the lean path
+    assert lean == reference
+    return lean[0], taken, lean[2]
+
+
+RIDGE_ROW = [0.5, -1.0, 2.0, 0.0, 1.5, -0.25]
+
+
+def _ridge_cases() -> dict[str, tuple[list[bytes], dict[str, Any], int, bool]]:
+    names = [f"feature_{i}" for i in range(6)]
+    frame = pd.DataFrame([RIDGE_ROW, RIDGE_ROW[::-1]], columns=names)
+    rows = json.dumps({"data": [RIDGE_ROW]}).encode()
+    return {
+        "one row": ([rows], {}, 200, True),
+        "flat row": ([json.dumps({"data": RIDGE_ROW}).encode()], {}, 200, True),
+        "records": ([frame.to_json(orient="records").encode()], {}, 200, True),
+        "data records": (
+            [json.dumps({"data": frame.to_dict(orient="records")}).encode()],
+            {},
+            200,
+            True,
+        ),
+        "pandas columns": ([frame.to_json().encode()], {}, 200, True),
+        "pandas split": ([frame.to_json(orient="split").encode()], {}, 200, True),
+        "pandas index": ([frame.to_json(orient="index").encode()], {}, 200, True),
+        "escaped key": ([b'{"d\\u0061ta": [[1, 2, 3, 4, 5, 6]]}'], {}, 200, True),
+        "chunked body": ([rows[:10], rows[10:20], rows[20:]], {}, 200, True),
+        "top_k": ([rows], {"query": b"top_k=2"}, 200, True),
+        "top_k over the features": ([rows], {"query": b"top_k=9"}, 200, True),
+        "top_k 0": ([rows], {"query": b"top_k=0"}, 422, False),
+        "top_k too large": ([rows], {"query": b"top_k=101"}, 422, True),
+        "top_k huge": ([rows], {"query": b"top_k=999999"}, 422, True),
+        "top_k not a number": ([rows], {"query": b"top_k=x"}, 400, False),
+        "top_k leading zero": ([rows], {"query": b"top_k=02"}, 400, False),
+        "top_k empty": ([rows], {"query": b"top_k="}, 400, False),
+        "other query": ([rows], {"query": b"top_k=2&x=1"}, 200, False),
+        "charset": (
+            [rows],
+            {"headers": ((b"content-type", b"application/json; charset=utf-8"),)},
+            200,
+            True,
+        ),
+        "upper-case type": (
+            [rows],
+            {"headers": ((b"content-type", b"Application/JSON"),)},
+            200,
+            True,
+        ),
+        "text/plain": ([rows], {"headers": ((b"content-type", b"text/plain"),)}, 415, False),
+        "no content type": ([rows], {"headers": ()}, 415, False),
+        "malformed": ([b"{not json"], {}, 400, True),
+        "empty": ([b""], {}, 400, True),
+        "NaN literal": ([b'{"data": [[NaN, 1, 2, 3, 4, 5]]}'], {}, 400, True),
+        "duplicate keys": (
+            [b'{"data": [[1, 2, 3, 4, 5, 6]], "data": [[6, 5, 4, 3, 2, 1]]}'],
+            {},
+            400,
+            True,
+        ),
+        "duplicate record keys": (
+            [
+                b'[{"feature_0": 1, "feature_0": 2, "feature_1": 1, "feature_2": 1,'
+                b' "feature_3": 1, "feature_4": 1, "feature_5": 1}]'
+            ],
+            {},
+            400,
+            True,
+        ),
+        "width": ([json.dumps({"data": [[1.0] * 5]}).encode()], {}, 422, True),
+        "strings": ([json.dumps({"data": [["a"] * 6]}).encode()], {}, 422, True),
+        "scalar": ([b"42"], {}, 422, True),
+        "null": ([b"null"], {}, 422, True),
+        "too many rows": ([json.dumps({"data": [RIDGE_ROW] * 51}).encode()], {}, 413, True),
+        "announced too large": ([b"[" + b" " * 20_000 + b"]"], {}, 413, False),
+        "streamed too large": (
+            [b"[" + b" " * 10_000, b" " * 10_000 + b"]"],
+            {"length": False},
+            413,
+            True,
+        ),
+    }
+
+
+CASES = _ridge_cases()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_lean_path_answers_as_litestar(artifacts, tmp_path, name):
+    app, spy = _app(artifacts["ridge"], tmp_path)
+    chunks, kwargs, status, lean = CASES[name]
+    got, taken, body = _both(app, spy, chunks, **kwargs)
+    assert got == status, body
+    assert taken == lean
+    if status != 200:
+        assert body["status"] == status and body["error"]
+    else:
+        assert np.asarray(body["local_importance_values"]).shape[-1] == 6
+
+
+def test_large_and_expensive_bodies_score_in_a_worker_thread(artifacts, tmp_path, seed_data):
+    _, x_test, *_ = seed_data
+    app, spy = _app(artifacts["svc"], tmp_path, max_body_bytes=10**6)
+    small = json.dumps({"data": x_test[:2].tolist()}).encode()  # Kernel: never inline
+    large = json.dumps({"data": x_test[:3].tolist()}, indent=2000).encode()
+    assert len(large) > 64 * 1024  # parsed in the worker thread too
+    for body in (small, large):
+        status, taken, answer = _both(app, spy, [body], query=b"top_k=3")
+        assert (status, taken) == (200, True)
+        assert len(answer["top_k"]["features"]) == len(answer["predictions"])
+
+
+def test_api_key(artifacts, tmp_path):
+    app, spy = _app(artifacts["ridge"], tmp_path, api_key="s3cret")
+    rows = [json.dumps({"data": [RIDGE_ROW]}).encode()]
+    right = ((b"authorization", b"Bearer s3cret"), JSON)
+    assert _both(app, spy, rows, headers=right)[:2] == (200, True)
+    for headers in (
+        (JSON,),
+        ((b"authorization", b"Bearer nope"), JSON),
+        ((b"authorization", b"Basic s3cret"), JSON),
+        ((b"authorization", b"s3cret"), JSON),
+    ):
+        status, taken, body = _both(app, spy, rows, headers=headers)
+        assert (status, taken) == (401, False) and "API key" in body["error"]
+
+
+def test_not_ready_is_a_503(artifacts, tmp_path):
+    app, spy = _app(artifacts["ridge"], tmp_path, load=False)
+    status, taken, body = _both(app, spy, [json.dumps({"data": [RIDGE_ROW]}).encode()])
+    assert (status, taken) == (503, False) and "not loaded" in body["error"]
+
+
+def _requests(app: Litestar) -> dict[str, float]:
+    text = app.state.runtime.metrics.render().decode()
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "scoring_requests_total" and sample.labels["endpoint"] == "/score"
+    }
+
+
+def test_every_request_is_counted_once(artifacts, tmp_path):
+    app, spy = _app(artifacts["ridge"], tmp_path)
+    rows = [json.dumps({"data": [RIDGE_ROW]}).encode()]
+    _call(app, rows)
+    _call(app, rows, query=b"top_k=x")  # declined: Litestar answers and counts it
+    _call(app, [b"{bad"])
+    _call(app, rows, headers=((b"content-type", b"text/plain"),))
+    assert spy.taken == 2
+    assert _requests(app) == {"200": 1, "400": 2, "415": 1}
