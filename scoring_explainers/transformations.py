@@ -20,7 +20,7 @@ import numpy as np
 
 from ._errors import InputError, UnsupportedModelError
 
-__all__ = ["FeatureMap", "feature_map", "pipeline_preprocessing"]
+__all__ = ["FeatureMap", "feature_map"]
 
 #: Transformers whose output column j comes from input column j only.
 ONE_TO_ONE = frozenset(
@@ -338,15 +338,3 @@ def feature_map(
         weights=counts / totals,
         transformations=transformations,
     )
-
-
-def pipeline_preprocessing(model: Any) -> tuple[Any, Any]:
-    """Split a fitted ``Pipeline`` into (its preprocessing steps, its final estimator).
-
-    Returns ``(None, model)`` for anything that is not a Pipeline with preprocessing.
-    """
-    steps = getattr(model, "steps", None)
-    if not steps or len(steps) < 2:
-        return None, (steps[-1][1] if steps else model)
-    preprocessing = model[:-1]
-    return preprocessing, steps[-1][1]

@@ -87,22 +87,17 @@ class ExplainedModel:
     model_features: list[str]
     fmap: FeatureMap | None
     preprocessing: Any
-    implicit: bool  # the map comes from the model's own Pipeline steps
 
     def model_input(self, X: Any) -> Any:
+        """Raw rows -> what ``estimator`` takes (the transformations' output, if any)."""
         X = dense(X)
         if self.fmap is None:
-            if hasattr(X, "columns"):
-                return X
-            return np.asarray(X)
-        if not hasattr(X, "columns") and isinstance(self.fmap.transformations, list | tuple):
-            import pandas as pd
-
-            X = pd.DataFrame(np.asarray(X), columns=self.raw_features)
-        elif (
-            not hasattr(X, "columns")
-            and getattr(self.fmap.transformations, "feature_names_in_", None) is not None
-        ):
+            return X if hasattr(X, "columns") else np.asarray(X)
+        transformations = self.fmap.transformations
+        by_name = isinstance(transformations, list | tuple) or (
+            getattr(transformations, "feature_names_in_", None) is not None
+        )
+        if by_name and not hasattr(X, "columns"):
             import pandas as pd
 
             X = pd.DataFrame(np.asarray(X), columns=self.raw_features)
@@ -130,9 +125,7 @@ def explained_model(
         given = feature_map(
             transformations, names, allow_all_transformations=allow_all_transformations
         )
-        return ExplainedModel(
-            model, names, given.engineered_features, given, transformations, False
-        )
+        return ExplainedModel(model, names, given.engineered_features, given, transformations)
     steps = getattr(model, "steps", None)
     names = raw_names(X, model, features, use_model=True)
     if split_pipeline and steps and len(steps) > 1:
@@ -146,9 +139,9 @@ def explained_model(
             pass
         if fmap is not None:
             return ExplainedModel(
-                steps[-1][1], names, fmap.engineered_features, fmap, preprocessing, True
+                steps[-1][1], names, fmap.engineered_features, fmap, preprocessing
             )
-    return ExplainedModel(model, names, names, None, None, False)
+    return ExplainedModel(model, names, names, None, None)
 
 
 def numeric(X: Any) -> np.ndarray | None:

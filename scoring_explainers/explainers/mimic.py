@@ -174,18 +174,18 @@ class MimicExplainer:
 
     # -- teacher targets --------------------------------------------------------------------
     def _teacher(self, X: np.ndarray) -> np.ndarray:
+        """The teacher's probabilities (n_rows, n_classes) or predictions (n_rows,)."""
+        rows: Any = X
         names = getattr(self.model, "feature_names_in_", None)
-        frame: Any = X
         if names is not None and len(names) == X.shape[1]:
             import pandas as pd
 
-            frame = pd.DataFrame(X, columns=list(names))
+            rows = pd.DataFrame(X, columns=list(names))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            X = frame
             if self.model_task == "classification":
-                return np.asarray(self.model.predict_proba(X), dtype=np.float64)
-            return np.asarray(self.model.predict(X), dtype=np.float64).reshape(len(X))
+                return np.asarray(self.model.predict_proba(rows), dtype=np.float64)
+            return np.asarray(self.model.predict(rows), dtype=np.float64).reshape(len(X))
 
     def _targets(self, X: np.ndarray) -> tuple[Target, np.ndarray]:
         outputs = self._teacher(X)

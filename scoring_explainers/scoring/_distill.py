@@ -12,7 +12,7 @@ from .._errors import ConversionError, InputError, UnsupportedModelError
 from ._base import as_matrix
 from ._onnx_model import OnnxModel, Task
 
-__all__ = ["Prepared", "PythonModel", "prepare", "resolve_features"]
+__all__ = ["Prepared", "PythonModel", "checked_agreement", "prepare", "resolve_features"]
 
 #: Largest probability / prediction gap between the model and its ONNX graph (relative to
 #: the output scale when above 1) accepted at distill time; above it the conversion is
@@ -72,6 +72,30 @@ class Prepared:
         return bool(np.all(np.isfinite(self.model.outputs(probe))))
 
 
+def checked_agreement(
+    model: Any, converted: Any, sample: np.ndarray, *, threads: int, graph: str
+) -> dict[str, Any]:
+    """Compare ``converted`` (a :class:`~scoring_explainers.convert.ConvertedModel`) with
+    ``model`` on ``sample``; a gap above :data:`MAX_CONVERSION_GAP` is a
+    :class:`ConversionError`, above 1e-5 a warning. Returns the report for the manifest."""
+    from ..convert import check_agreement
+
+    report = check_agreement(model, converted, sample, threads=threads)
+    gap = report["max_abs_diff"] / max(1.0, report["output_scale"])
+    if gap > MAX_CONVERSION_GAP:
+        raise ConversionError(
+            f"{graph} disagrees with the model by {report['max_abs_diff']:.3g} on the "
+            "initialization examples"
+        )
+    if gap > 1e-5:
+        warnings.warn(
+            f"{graph} differs from the model by up to {report['max_abs_diff']:.2g} "
+            "(float32 arithmetic)",
+            stacklevel=4,
+        )
+    return report
+
+
 def _is_classifier(estimator: Any) -> bool:
     if not hasattr(estimator, "fit"):
         return False
@@ -97,7 +121,7 @@ def prepare(
     With ``require_onnx=False`` a model that does not convert is called in Python instead
     (:class:`PythonModel`): it explains in-process but cannot be saved.
     """
-    from ..convert import check_agreement, to_onnx
+    from ..convert import to_onnx
 
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if _is_classifier(final) and not hasattr(model, "predict_proba"):
@@ -127,20 +151,13 @@ def prepare(
     ):
         sample = X[np.all(np.isfinite(X), axis=1)][:1000]
         if len(sample):
-            report = check_agreement(model, converted, sample, threads=threads)
-            metadata["conversion_check"] = report
-            gap = report["max_abs_diff"] / max(1.0, report["output_scale"])
-            if gap > MAX_CONVERSION_GAP:
-                raise ConversionError(
-                    f"the ONNX graph of {converted.source} disagrees with the model by "
-                    f"{report['max_abs_diff']:.3g} on the initialization examples"
-                )
-            if gap > 1e-5:
-                warnings.warn(
-                    f"ONNX graph of {converted.source} differs from the model by up to "
-                    f"{report['max_abs_diff']:.2g} (float32 arithmetic)",
-                    stacklevel=3,
-                )
+            metadata["conversion_check"] = checked_agreement(
+                model,
+                converted,
+                sample,
+                threads=threads,
+                graph=f"the ONNX graph of {converted.source}",
+            )
     n_outputs = onnx_model.outputs(X[:1]).shape[1]
     model_classes = converted.classes
     if converted.task == "classification" and model_classes is None:

@@ -188,10 +188,10 @@ def _prepare_own_graph(
     model's own ``predict_proba``/``predict`` on the examples (NaN rows included: the
     trees route them) with the same tolerance as a converted model.
     """
-    from .._errors import ConversionError, UnsupportedModelError
+    from .._errors import UnsupportedModelError
     from .._tree_onnx import ensemble_to_onnx
-    from ..convert import ConvertedModel, check_agreement
-    from ._distill import MAX_CONVERSION_GAP, prepare, resolve_features
+    from ..convert import ConvertedModel
+    from ._distill import checked_agreement, prepare, resolve_features
 
     if hasattr(model, "steps") and len(model.steps) > 1:
         raise UnsupportedModelError(
@@ -227,13 +227,13 @@ def _prepare_own_graph(
             source=source,
             feature_names=None if feature_names is None else [str(f) for f in feature_names],
         )
-        report = check_agreement(model, converted, prep.X[:1000], threads=threads)
-        prep.metadata["conversion_check"] = report
-        if report["max_abs_diff"] / max(1.0, report["output_scale"]) > MAX_CONVERSION_GAP:
-            raise ConversionError(
-                f"the ONNX graph built from the trees of {source} disagrees with the model "
-                f"by {report['max_abs_diff']:.3g} on the initialization examples"
-            )
+        prep.metadata["conversion_check"] = checked_agreement(
+            model,
+            converted,
+            prep.X[:1000],
+            threads=threads,
+            graph=f"the ONNX graph built from the trees of {source}",
+        )
     return prep
 
 

@@ -239,7 +239,8 @@ def test_scoring_explainer_constructors_take_an_explainer(data):
     # a Kernel explainer can be distilled from a tree explainer too (needs the init data)
     kernel = KernelScoringExplainer(explainer)
     assert kernel.kind == "kernel"
-    assert kernel.explain(X_test[:2]).shape == (2, 2, X.shape[1])
+    direct = KernelScoringExplainer.from_model(model, X)  # same defaults, same design
+    np.testing.assert_array_equal(kernel.explain(X_test[:2]), direct.explain(X_test[:2]))
     with pytest.raises(UnsupportedModelError, match="coef_"):
         LinearScoringExplainer(explainer)
 
@@ -321,7 +322,9 @@ def test_sparse_rows_and_positional_examples(data):
     scoring = scoring_explainer_for(explainer)
     np.testing.assert_array_equal(scoring.explain(sp.csr_matrix(X_test)), scoring.explain(X_test))
     kernel = KernelScoringExplainer(explainer, X[:50])
-    assert kernel.kind == "kernel" and kernel.explain(X_test[:1]).shape == (2, 1, 6)
+    assert kernel.kind == "kernel"
+    direct = KernelScoringExplainer.from_model(model, X[:50])  # the given background
+    np.testing.assert_array_equal(kernel.explain(X_test[:3]), direct.explain(X_test[:3]))
 
 
 def test_an_imputer_dropping_a_column_is_a_clear_conversion_error(mixed):
