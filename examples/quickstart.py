@@ -86,13 +86,13 @@ def main(out: Path) -> None:
     print(f"raw: {raw_explainer.method}, features {raw_local.features}")
 
     # 5. Distill scoring explainers, save them (no pickle), load and explain.
-    scoring = KernelScoringExplainer(explainer)
+    scoring = KernelScoringExplainer.from_explainer(explainer)
     save(scoring, out / "kernel", exist_ok=True)
     loaded = load(out / "kernel")
     values = loaded.explain(x_test[0:5])
     assert np.allclose(values, local.local_importance_array)
     print("kernel artifact:", values.shape, "same values as the explainer")
-    raw_scoring = LinearScoringExplainer(raw_explainer)
+    raw_scoring = LinearScoringExplainer.from_explainer(raw_explainer)
     save(raw_scoring, out / "linear-raw", exist_ok=True)
     result = load(out / "linear-raw").score(raw_test[:5])
     assert np.allclose(result.local_importance_values, raw_local.local_importance_array)

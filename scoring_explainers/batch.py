@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ScoringExplainersError
 
+__all__ = ["main"]
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -112,7 +114,7 @@ def _report(explanation: Any, total: int, failed: int, show: int) -> None:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Explain ``args.input`` into ``args.output``; return the exit status."""
     from . import spark as se_spark
-    from .scoring import load
+    from .runtime import load
 
     if not args.input.exists():
         parser.error(f"input {args.input} does not exist")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["build", "curl_example", "main"]
+
 
 def build(out: Path) -> Path:
     """Train the seed model, distill a Kernel scoring explainer, save it to ``out``."""
@@ -24,7 +26,7 @@ def build(out: Path) -> Path:
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
-    from .scoring import KernelScoringExplainer, save
+    from .runtime import KernelScoringExplainer, save
 
     data = load_breast_cancer()
     x_train, _, y_train, _ = train_test_split(data.data, data.target, test_size=0.2, random_state=0)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    from .scoring import load
+    from .runtime import load
 
     if args.if_missing and (args.out / "manifest.json").is_file():
         path = args.out

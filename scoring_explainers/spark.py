@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import ArtifactError, InputError
-from .scoring._base import FLOAT32_MAX, ScoringExplainer
+from .runtime import FLOAT32_MAX, ScoringExplainer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -304,7 +304,7 @@ def explain_dataframe(
     ArtifactError
         The artifact does not load.
     """
-    from .scoring import load
+    from .runtime import load
 
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InputError(f"top_k must be a positive integer, got {top_k!r}")
@@ -471,7 +471,7 @@ def _explainer(plan: _Plan) -> ScoringExplainer:
         cached = _EXPLAINERS.get(key)
         if cached is not None:
             return cached
-        from .scoring import load
+        from .runtime import load
 
         path = _artifact_path(plan)
         if _manifest_digest(path) != plan.digest:

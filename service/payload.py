@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from scoring_explainers import InputError
-from scoring_explainers.scoring._base import check_names
+from scoring_explainers.runtime import check_names
 
 __all__ = ["BodyTooLarge", "MalformedBody", "decode", "rows_from_payload"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from scoring_explainers import InputError
-from scoring_explainers.artifact import FORMAT_VERSION, load
+from scoring_explainers.runtime import FORMAT_VERSION, load
 from scoring_explainers.scoring import ScoreResult, ScoringExplainer
 
 from .metrics import Metrics

@@ -147,7 +147,7 @@ def test_dense_svm_graph_matches_libsvm(seed_data, params):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from scoring_explainers._svm_onnx import supports
+    from scoring_explainers.distill._svm_onnx import supports
 
     x_train, x_test, y_train, *_ = seed_data
     with warnings.catch_warnings():

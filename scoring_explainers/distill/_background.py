@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._errors import InputError
+from .._errors import InputError
 
 __all__ = ["summarize"]
 

@@ -2,7 +2,7 @@
 
 Every graph made here has one float input ``X`` of shape ``(None, n_features)`` and the
 outputs ``label`` + ``probabilities`` (classifiers, no ZipMap) or ``predictions``
-(regressors), which is the contract :class:`~scoring_explainers.scoring.OnnxModel` reads.
+(regressors), which is the contract :class:`~scoring_explainers.runtime.OnnxModel` reads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._errors import ConversionError
-from .scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
+from .._errors import ConversionError
+from ..runtime._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
 
 __all__ = ["ConvertedModel", "check_agreement", "preprocessing_to_onnx", "to_onnx"]
 
@@ -525,7 +525,7 @@ def check_agreement(
         absolute output), ``label_agreement`` (share of equal labels; classification
         only) and ``rows``.
     """
-    from .scoring._onnx_model import OnnxModel
+    from ..runtime._onnx_model import OnnxModel
 
     runtime = OnnxModel(
         converted.onnx_bytes, task=converted.task, n_features=converted.n_features, threads=threads

@@ -1,18 +1,40 @@
-"""Scoring explainers distilled from full explainers (``KernelScoringExplainer(explainer)``)."""
+"""Scoring explainers distilled from full explainers (``KernelScoringExplainer.from_explainer``).
+
+The distill side does not import the full explainers (they import it): a full explainer
+takes part through one method, ``_scoring_engine(kind, X)``, that gives the engine to
+distil, what it explains (:class:`Explained`) and the raw rows to distil from.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from .._errors import ArtifactError, ConversionError, InputError, UnsupportedModelError
-from ..scoring._base import ScoringExplainer
-from ..scoring._distill import PythonModel
-from ..scoring._onnx_model import OnnxTransform
-from ._common import ExplainedModel, numeric
+from .._errors import ArtifactError, ConversionError, InputError
+from ..runtime._base import ScoringExplainer
+from ..runtime._onnx_model import OnnxTransform
+from ._convert import preprocessing_to_onnx
+from ._prepare import PythonModel
 
-__all__ = ["distill", "scoring_explainer_for"]
+__all__ = ["Explained", "binary_classifier", "distill", "scoring_explainer_for"]
+
+
+class Explained(Protocol):
+    """What a full explainer explains: its model's input columns and how raw rows reach
+    them (``scoring_explainers.explainers``' ``ExplainedModel``)."""
+
+    raw_features: list[str]
+    fmap: Any
+    """The engineered -> raw feature map (``FeatureMap``), or ``None``."""
+    preprocessing: Any
+
+    def model_input(self, X: Any) -> Any:
+        """Raw rows -> the model's input."""
+
+    def raw_matrix(self, X: Any) -> np.ndarray | None:
+        """Raw rows as float64, or ``None`` when a column is not numeric."""
+
 
 #: Largest gap between the preprocessing graph and the fitted transformers (relative to
 #: the engineered columns' scale) accepted at distill time.
@@ -20,14 +42,12 @@ MAX_PREPROCESS_GAP = 1e-4
 
 
 def _with_preprocessing(
-    engine: ScoringExplainer, explained: ExplainedModel, raw_examples: Any
+    engine: ScoringExplainer, explained: Explained, raw_examples: Any
 ) -> ScoringExplainer:
     """``engine`` fed by the ONNX graph of the preprocessing, reporting raw features."""
-    from ..convert import preprocessing_to_onnx
-
     fmap = explained.fmap
     assert fmap is not None
-    raw = numeric(raw_examples)
+    raw = explained.raw_matrix(raw_examples)
     if raw is None:
         raise ConversionError(
             "the raw data has non-numeric columns; a scoring explainer takes one numeric "
@@ -84,7 +104,7 @@ def _logit_classifier_graph(regressor: bytes, labels: list[Any]) -> bytes:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from ..scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
+    from ..runtime._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
 
     model = onnx.load_from_string(regressor)
     graph = model.graph
@@ -132,18 +152,26 @@ def _logit_classifier_graph(regressor: bytes, labels: list[Any]) -> bytes:
     return bytes(model.SerializeToString())
 
 
-def _binary_classifier(engine: ScoringExplainer, mimic: Any) -> ScoringExplainer:
+def binary_classifier(
+    engine: ScoringExplainer,
+    *,
+    teacher_classes: list[Any],
+    classes: list[Any],
+    fidelity: dict[str, Any],
+) -> ScoringExplainer:
     """A binary Mimic's surrogate (a regressor on the class-1 log-odds) as a two-class
     explainer: values ``[-v, v]`` and expected values ``[-e, e]`` in log-odds, labels and
-    probabilities (the sigmoid of the surrogate's margin), as the full explainer reports."""
-    from ..scoring._onnx_model import OnnxModel
+    probabilities (the sigmoid of the surrogate's margin), as the full explainer reports.
 
-    teacher = list(mimic.teacher_classes_)
+    ``teacher_classes`` are the teacher's labels, ``classes`` the names reported for them."""
+    from ..runtime._onnx_model import OnnxModel
+
+    teacher = list(teacher_classes)
     graph = _logit_classifier_graph(engine.model.model_bytes, teacher)
     model = OnnxModel(graph, task="classification", n_features=len(engine.engineered_features))
     e = float(engine.expected_values[0])
-    metadata = {**engine.metadata, "fidelity": mimic.fidelity, "surrogate_of": "log-odds"}
-    if list(mimic.classes_) != teacher:
+    metadata = {**engine.metadata, "fidelity": fidelity, "surrogate_of": "log-odds"}
+    if list(classes) != teacher:
         metadata["model_classes"] = teacher
     arrays, settings = engine._arrays(), engine._settings()
     if engine.kind == "tree":
@@ -158,7 +186,7 @@ def _binary_classifier(engine: ScoringExplainer, mimic: Any) -> ScoringExplainer
     common = {
         "model": model,
         "features": engine.engineered_features,
-        "classes": list(mimic.classes_),
+        "classes": list(classes),
         "output_space": "log_odds",
         "expected_values": np.array([-e, e]),
         "allow_missing": engine.allow_missing,
@@ -176,47 +204,13 @@ def distill(
     for the kind the explainer uses) and, when the explainer has transformations, takes
     raw rows and reports raw features (the preprocessing runs as an ONNX graph).
     """
-    from .mimic import MimicExplainer
-    from .tabular import TabularExplainer, build_engine
-
-    if isinstance(explainer, MimicExplainer):
-        engine = explainer.engine_
-        if explainer._binary:
-            engine = _binary_classifier(engine, explainer)
-        if kind is not None and kind != engine.kind:
-            raise UnsupportedModelError(
-                f"this MimicExplainer's surrogate ({explainer.method}) is explained by the "
-                f"{engine.kind} scoring explainer, not {kind}; use scoring_explainer_for()"
-            )
-        explained = explainer.explained_
-        raw_examples = explainer.initialization_examples
-    elif isinstance(explainer, TabularExplainer):
-        explained = explainer.explained_
-        raw_examples = (
-            explainer.initialization_examples
-            if initialization_examples is None
-            else initialization_examples
-        )
-        if kind is None or (kind == explainer.kind and initialization_examples is None):
-            engine = explainer.engine_
-        else:
-            if kind not in ("tree", "linear", "kernel"):
-                raise InputError(f"unknown scoring explainer kind {kind!r}")
-            engine = build_engine(
-                kind,  # type: ignore[arg-type]
-                explained,
-                explained.model_input(raw_examples),
-                classes=explainer.classes,
-                nclusters=explainer.nclusters,
-                nsamples=explainer.nsamples,
-                random_state=explainer.random_state,
-                require_onnx=True,
-            )
-    else:
+    parts = getattr(explainer, "_scoring_engine", None)
+    if parts is None:
         raise InputError(
             f"expected a TabularExplainer or MimicExplainer, got {type(explainer).__name__} "
             "(use from_model for a fitted model)"
         )
+    engine, explained, raw_examples = parts(kind, initialization_examples)
     if isinstance(engine.model, PythonModel):
         raise ConversionError(
             f"the model cannot be converted to ONNX, so it cannot be distilled: "

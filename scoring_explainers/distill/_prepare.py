@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConversionError, InputError, UnsupportedModelError
-from ._base import as_matrix
-from ._onnx_model import OnnxModel, Task
+from ..runtime._base import as_matrix
+from ..runtime._onnx_model import OnnxModel, Task
+from ._convert import check_agreement, to_onnx
 
 __all__ = ["Prepared", "PythonModel", "checked_agreement", "prepare", "resolve_features"]
 
@@ -78,8 +79,6 @@ def checked_agreement(
     """Compare ``converted`` (a :class:`~scoring_explainers.convert.ConvertedModel`) with
     ``model`` on ``sample``; a gap above :data:`MAX_CONVERSION_GAP` is a
     :class:`ConversionError`, above 1e-5 a warning. Returns the report for the manifest."""
-    from ..convert import check_agreement
-
     report = check_agreement(model, converted, sample, threads=threads)
     gap = report["max_abs_diff"] / max(1.0, report["output_scale"])
     if gap > MAX_CONVERSION_GAP:
@@ -121,8 +120,6 @@ def prepare(
     With ``require_onnx=False`` a model that does not convert is called in Python instead
     (:class:`PythonModel`): it explains in-process but cannot be saved.
     """
-    from ..convert import to_onnx
-
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     if _is_classifier(final) and not hasattr(model, "predict_proba"):
         raise UnsupportedModelError(

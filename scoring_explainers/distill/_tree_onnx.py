@@ -6,7 +6,7 @@ built from the same :class:`~scoring_explainers._trees.Ensemble` the explainer u
 offset, then the link. Splits compare in the ensemble's own precision: a float64
 ensemble gets a double input and double thresholds, leaf values and base values, so every
 row takes the same path as in the library. The graph follows the contract of
-:class:`~scoring_explainers.scoring.OnnxModel`: outputs ``label`` + ``probabilities``
+:class:`~scoring_explainers.runtime.OnnxModel`: outputs ``label`` + ``probabilities``
 (classification: sigmoid as ``[1 - p, p]`` for a binary margin, softmax for a multiclass
 margin, the sum itself for averaged probabilities) or ``predictions`` (regression).
 """
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import ConversionError
+from .._errors import ConversionError
+from ..runtime._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
 from ._trees import Ensemble
-from .scoring._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
 
 __all__ = ["ensemble_to_onnx"]
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._errors import UnsupportedModelError
+from .._errors import UnsupportedModelError
 
 __all__ = ["Ensemble", "Tree", "extract", "paths"]
 

@@ -3,17 +3,19 @@
 ``TabularExplainer`` picks exact TreeSHAP, exact linear SHAP or Kernel SHAP by the model's
 type; ``MimicExplainer`` explains a surrogate; ``PFIExplainer`` gives permutation
 importance. Scoring explainers are distilled from them with
-``KernelScoringExplainer(explainer)`` (and the tree and linear ones) or
+``KernelScoringExplainer.from_explainer(explainer)`` (and the tree and linear ones) or
 :func:`scoring_explainer_for`.
+
+May import the distill side and the runtime (never the reverse).
 """
 
+from ..distill import scoring_explainer_for
 from ..surrogates import (
     DecisionTreeExplainableModel,
     LGBMExplainableModel,
     LinearExplainableModel,
     SGDExplainableModel,
 )
-from ._distill import scoring_explainer_for
 from .mimic import MimicExplainer
 from .pfi import PFIExplainer
 from .tabular import TabularExplainer

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._errors import InputError, UnsupportedModelError
 from ..explanation import GlobalExplanation, LocalExplanation, global_from_local
-from ..scoring._base import ScoringExplainer
+from ..runtime import ScoringExplainer
 from ..transformations import FeatureMap, feature_map
 
 __all__ = ["ExplainedModel", "dense", "explained_model", "to_explanation"]
@@ -102,6 +102,11 @@ class ExplainedModel:
 
             X = pd.DataFrame(np.asarray(X), columns=self.raw_features)
         return self.fmap.transform(X)
+
+    def raw_matrix(self, X: Any) -> np.ndarray | None:
+        """Raw rows as float64 (what a scoring explainer takes), or ``None`` when a column
+        is not numeric."""
+        return numeric(X)
 
 
 def explained_model(

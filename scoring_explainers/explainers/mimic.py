@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import InputError
+from .._errors import InputError, UnsupportedModelError
+from ..distill import binary_classifier
 from ..explanation import GlobalExplanation, LocalExplanation
-from ..scoring import LinearScoringExplainer, TreeScoringExplainer
+from ..runtime import LinearScoringExplainer, ScoringExplainer, TreeScoringExplainer
 from ..surrogates import ExplainableModel, Target
-from ._common import ModelTask, dense, explained_model, to_explanation
+from ._common import ExplainedModel, ModelTask, dense, explained_model, to_explanation
 from ._common import is_classifier as _is_classifier
 
 __all__ = ["MimicExplainer"]
@@ -222,6 +223,28 @@ class MimicExplainer:
             return {"r2": _r2(truth, guess), "label_agreement": agreement, "n_rows": len(X)}
         agreement = float(np.mean(np.argmax(guess, 1) == np.argmax(teacher, 1)))
         return {"r2": _r2(teacher, guess), "label_agreement": agreement, "n_rows": len(X)}
+
+    def _scoring_engine(
+        self, kind: str | None, X: Any
+    ) -> tuple[ScoringExplainer, ExplainedModel, Any]:
+        """What a scoring explainer is distilled from: the surrogate's engine (for a binary
+        teacher as two classes in log-odds), which must be of ``kind`` when one is asked
+        for, the explained model and the initialization rows (``X`` is not used: the
+        surrogate was trained on them; see :func:`scoring_explainers.distill.distill`)."""
+        engine = self.engine_
+        if self._binary:
+            engine = binary_classifier(
+                engine,
+                teacher_classes=list(self.teacher_classes_ or []),
+                classes=list(self.classes_ or []),
+                fidelity=self.fidelity,
+            )
+        if kind is not None and kind != engine.kind:
+            raise UnsupportedModelError(
+                f"this MimicExplainer's surrogate ({self.method}) is explained by the "
+                f"{engine.kind} scoring explainer, not {kind}; use scoring_explainer_for()"
+            )
+        return engine, self.explained_, self.initialization_examples
 
     def get_surrogate_model_replication_measure(self, training_data: Any) -> float:
         """How well the surrogate replicates the teacher on ``training_data`` (raw rows):

@@ -8,8 +8,12 @@ import numpy as np
 
 from .._errors import ConversionError, InputError, UnsupportedModelError
 from ..explanation import GlobalExplanation, LocalExplanation
-from ..scoring import KernelScoringExplainer, LinearScoringExplainer, TreeScoringExplainer
-from ..scoring._base import ScoringExplainer
+from ..runtime import (
+    KernelScoringExplainer,
+    LinearScoringExplainer,
+    ScoringExplainer,
+    TreeScoringExplainer,
+)
 from ._common import (
     ExplainedModel,
     ModelTask,
@@ -213,6 +217,31 @@ class TabularExplainer:
             include_local=include_local,
             metadata=self._metadata(),
         )
+
+    def _scoring_engine(
+        self, kind: str | None, X: Any
+    ) -> tuple[ScoringExplainer, ExplainedModel, Any]:
+        """What a scoring explainer of ``kind`` (default: this explainer's) is distilled
+        from: the engine (this explainer's own for its kind, unless other rows ``X`` are
+        given), the explained model and the raw rows (see
+        :func:`scoring_explainers.distill.distill`)."""
+        explained = self.explained_
+        raw_examples = self.initialization_examples if X is None else X
+        if kind is None or (kind == self.kind and X is None):
+            return self.engine_, explained, raw_examples
+        if kind not in ("tree", "linear", "kernel"):
+            raise InputError(f"unknown scoring explainer kind {kind!r}")
+        engine = build_engine(
+            kind,  # type: ignore[arg-type]
+            explained,
+            explained.model_input(raw_examples),
+            classes=self.classes,
+            nclusters=self.nclusters,
+            nsamples=self.nsamples,
+            random_state=self.random_state,
+            require_onnx=True,
+        )
+        return engine, explained, raw_examples
 
     def _metadata(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,10 @@ Layout of an artifact directory::
 mismatch, an unknown format version or kind, an object array, or a shape that does not fit
 the manifest is one :class:`ArtifactError` naming the file and the problem. Files not named
 in the manifest are never read.
+
+Kinds are looked up in :data:`~scoring_explainers.runtime._registry.KINDS`, which every
+scoring explainer class with a ``kind`` joins when it is defined: this module imports no
+concrete explainer class.
 """
 
 from __future__ import annotations
@@ -32,14 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import ArtifactError
-from ._version import __version__
-from .explanation import json_native
-from .scoring._base import ScoringExplainer
-from .scoring._onnx_model import OnnxModel, OnnxTransform
-from .scoring.kernel import KernelScoringExplainer
-from .scoring.linear import LinearScoringExplainer
-from .scoring.tree import TreeScoringExplainer
+from .._errors import ArtifactError
+from .._version import __version__
+from ..explanation import json_native
+from ._base import ScoringExplainer
+from ._onnx_model import OnnxModel, OnnxTransform
+from ._registry import KINDS
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -51,19 +53,8 @@ ARRAYS = "arrays.npz"
 PREPROCESS = "preprocess.onnx"
 FEATURE_MAP = "feature_map"
 
-KINDS: dict[str, type[ScoringExplainer]] = {
-    KernelScoringExplainer.kind: KernelScoringExplainer,
-    LinearScoringExplainer.kind: LinearScoringExplainer,
-    TreeScoringExplainer.kind: TreeScoringExplainer,
-}
 _TASKS = ("classification", "regression")
 _SPACES = ("probability", "log_odds", "raw")
-
-
-def register_kind(cls: type[ScoringExplainer]) -> type[ScoringExplainer]:
-    """Make an explainer kind known to ``save``/``load``."""
-    KINDS[cls.kind] = cls
-    return cls
 
 
 def _sha256(data: bytes) -> str:

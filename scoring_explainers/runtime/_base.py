@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from abc import ABCMeta, abstractmethod
+import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
 from .._errors import InputError
 from ._onnx_model import OnnxModel, OnnxTransform, Task
+from ._registry import add_kind, builder
 
 __all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check_names"]
 
@@ -193,38 +195,81 @@ class ScoreResult:
         return out
 
 
-class _Distilling(ABCMeta):
-    """``KernelScoringExplainer(explainer)``: a scoring explainer distilled from a full
-    explainer (the familiar constructor); keyword-only calls build from state."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            return super().__call__(**kwargs)
-        if len(args) > 2:
-            raise TypeError(
-                f"{cls.__name__}(explainer, initialization_examples=None) takes at most two "
-                "positional arguments"
-            )
-        from ..explainers._distill import distill
-
-        if len(args) == 2:
-            if "initialization_examples" in kwargs:
-                raise TypeError("initialization_examples given twice")
-            kwargs["initialization_examples"] = args[1]
-        kind = getattr(cls, "kind", None)
-        return distill(args[0], kind, **kwargs)
-
-
-class ScoringExplainer(metaclass=_Distilling):
+class ScoringExplainer(ABC):
     """Base of the scoring explainers: a model plus what is needed to attribute its output.
 
     Subclasses implement :meth:`_attribute`. ``explain`` and ``score`` are pure: they never
     write to ``self``, so one instance serves many threads at once. Make one with a
-    subclass's ``from_model``, from a full explainer (``KernelScoringExplainer(explainer)``)
-    or with :func:`scoring_explainers.scoring.load`.
+    subclass's ``from_model``, from a full explainer (``from_explainer``) or with
+    :func:`scoring_explainers.load`.
+
+    A subclass that sets ``kind`` is known to ``save``/``load`` by that name (it registers
+    itself when it is defined).
     """
 
     kind: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            add_kind(cls)
+
+    @classmethod
+    def from_explainer(cls, explainer: object, X: Any = None) -> Self:
+        """Distill from a full explainer (``TabularExplainer`` or ``MimicExplainer``).
+
+        The result explains the same rows with the same values (bit-for-bit the same engine
+        when the explainer uses this kind) and, when the explainer has transformations,
+        takes raw rows and reports raw features (the preprocessing runs as an ONNX graph).
+        Needs the ``distill`` extra.
+
+        Parameters
+        ----------
+        explainer : TabularExplainer or MimicExplainer
+        X : array-like of shape (n_rows, n_raw_features) or DataFrame, optional
+            Rows to distill from instead of the explainer's initialization examples
+            (a TabularExplainer explained by another kind, e.g. Kernel for a tree model).
+
+        Raises
+        ------
+        InputError
+            ``explainer`` is not a full explainer.
+        UnsupportedModelError
+            A MimicExplainer whose surrogate is explained by another kind.
+        ConversionError
+            The model or its transformations do not convert to ONNX.
+        """
+        kind = getattr(cls, "kind", None)
+        if kind is None:
+            raise TypeError(
+                "call from_explainer on KernelScoringExplainer, TreeScoringExplainer or "
+                "LinearScoringExplainer (or use scoring_explainer_for)"
+            )
+        distilled: Self = builder(kind, "from_explainer")(explainer, X)
+        return distilled
+
+    def _from_positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """The deprecated ``KernelScoringExplainer(explainer[, initialization_examples])``:
+        distil as :meth:`from_explainer` and take that explainer's state. ``False`` (nothing
+        done) for the keyword-only state constructor."""
+        if not args:
+            return False
+        name = type(self).__name__
+        if len(args) > 2 or set(kwargs) - {"initialization_examples"}:
+            raise TypeError(
+                f"{name}(explainer, initialization_examples=None) takes at most two "
+                "positional arguments; the state constructor takes keywords only"
+            )
+        if len(args) == 2 and "initialization_examples" in kwargs:
+            raise TypeError("initialization_examples given twice")
+        warnings.warn(
+            f"{name}(explainer) is deprecated; use {name}.from_explainer(explainer, X=None)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        X = args[1] if len(args) == 2 else kwargs.get("initialization_examples")
+        self.__dict__.update(type(self).from_explainer(args[0], X).__dict__)
+        return True
 
     def __init__(
         self,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
 from ._base import ScoringExplainer
-from ._design import CoalitionDesign, auto_nsamples, coalition_design, projection
+from ._design import CoalitionDesign, projection
 from ._onnx_model import OnnxModel
+from ._registry import builder
 
 __all__ = ["KernelScoringExplainer"]
 
@@ -17,33 +18,6 @@ __all__ = ["KernelScoringExplainer"]
 DEFAULT_MAX_SYNTHETIC_ROWS = 8_192
 #: Largest chunk an artifact may ask for (bounds the memory of one model call).
 MAX_CHUNK = 1 << 22
-#: Chunk sizes tried by ``max_synthetic_rows="auto"``.
-CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
-#: Seconds of distill time the chunk tuning may take at most.
-TUNING_BUDGET = 2.0
-
-
-def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
-    """The chunk size with the best throughput on ``synthetic`` rows (best of 2 passes)."""
-    import time
-
-    best, best_rate = DEFAULT_MAX_SYNTHETIC_ROWS, 0.0
-    began = time.perf_counter()
-    for size in CHUNK_CANDIDATES:
-        if size > len(synthetic):
-            break
-        elapsed = []
-        for _ in range(2):
-            start = time.perf_counter()
-            for begin in range(0, len(synthetic) - size + 1, size):
-                model.outputs(synthetic[begin : begin + size])
-            elapsed.append(time.perf_counter() - start)
-        rate = (len(synthetic) // size) * size / min(elapsed)
-        if rate > best_rate:
-            best, best_rate = size, rate
-        if time.perf_counter() - began > TUNING_BUDGET:  # a slow model: stop tuning
-            break
-    return best
 
 
 class KernelScoringExplainer(ScoringExplainer):
@@ -58,12 +32,40 @@ class KernelScoringExplainer(ScoringExplainer):
 
     Attributions are in the space of the model's output: class probabilities for
     classifiers (``output_space="probability"``), the prediction for regressors
-    (``"raw"``). Make one with :meth:`from_model` or :func:`scoring_explainers.scoring.load`.
+    (``"raw"``). Make one with :meth:`from_model`, :meth:`from_explainer` or
+    :func:`scoring_explainers.load`.
     """
 
     kind: ClassVar[str] = "kernel"
 
+    @overload
+    def __init__(self, explainer: object, /, initialization_examples: Any = None) -> None: ...
+
+    @overload
     def __init__(
+        self,
+        *,
+        model: OnnxModel,
+        background: np.ndarray,
+        background_weights: np.ndarray,
+        masks: np.ndarray,
+        coalition_weights: np.ndarray,
+        exact: bool,
+        projection_matrix: np.ndarray | None = None,
+        constraint: np.ndarray | None = None,
+        max_synthetic_rows: int = DEFAULT_MAX_SYNTHETIC_ROWS,
+        max_features: int | None = None,
+        **common: Any,
+    ) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """From state, keywords only (as ``load`` and ``from_model`` build it). The
+        positional ``KernelScoringExplainer(explainer)`` is deprecated: use
+        :meth:`from_explainer`."""
+        if not self._from_positional(args, kwargs):
+            self._build(**kwargs)
+
+    def _build(
         self,
         *,
         model: OnnxModel,
@@ -178,59 +180,23 @@ class KernelScoringExplainer(ScoringExplainer):
             the explainer works in-process (the full explainers use this) but cannot be
             saved.
         """
-        from .._background import summarize
-        from ._distill import prepare
-
-        prep = prepare(
+        explainer: KernelScoringExplainer = builder(cls.kind, "from_model")(
+            cls,
             model,
             initialization_examples,
             features=features,
             classes=classes,
+            nclusters=nclusters,
+            nsamples=nsamples,
+            random_state=random_state,
+            max_features=max_features,
+            background_weights=background_weights,
+            allow_missing=allow_missing,
             threads=threads,
+            max_synthetic_rows=max_synthetic_rows,
             require_onnx=require_onnx,
         )
-        X = prep.X
-        m = X.shape[1]
-        rng = np.random.default_rng(random_state)
-        background, weights = summarize(
-            X, nclusters, random_state=random_state, sample_weight=background_weights
-        )
-        budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
-        if budget < m:
-            raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
-        design = coalition_design(m, budget, rng)
-        expected = weights @ prep.model.outputs(background)
-        if allow_missing is None:
-            allow_missing = prep.probe_missing(background[0])
-        if max_synthetic_rows == "auto":
-            stream = np.where(
-                design.masks[:, None, :],
-                X[0].astype(np.float32),
-                background.astype(np.float32)[None],
-            ).reshape(-1, m)
-            reps = -(-CHUNK_CANDIDATES[-1] // len(stream))
-            max_synthetic_rows = _fastest_chunk(prep.model, np.tile(stream, (reps, 1)))
-        return cls(
-            model=prep.model,
-            background=background,
-            background_weights=weights,
-            masks=design.masks,
-            coalition_weights=design.weights,
-            exact=design.exact,
-            max_synthetic_rows=max_synthetic_rows,
-            max_features=max_features,
-            features=prep.features,
-            classes=prep.classes,
-            output_space="probability" if prep.task == "classification" else "raw",
-            expected_values=expected,
-            allow_missing=allow_missing,
-            metadata={
-                **prep.metadata,
-                "nclusters": nclusters,
-                "nsamples": budget,
-                "random_state": random_state,
-            },
-        )
+        return explainer
 
     # -- run time ---------------------------------------------------------------------
     #: Largest gather index kept in memory (entries); above it rows are built with `where`.

@@ -232,17 +232,17 @@ def test_scoring_explainer_constructors_take_an_explainer(data):
     X, X_test, y, _ = data
     model = RandomForestClassifier(20, max_depth=4, random_state=0).fit(X, y)
     explainer = TabularExplainer(model, X)
-    tree = TreeScoringExplainer(explainer)
+    tree = TreeScoringExplainer.from_explainer(explainer)
     np.testing.assert_array_equal(
         tree.explain(X_test), explainer.explain_local(X_test).local_importance_array
     )
     # a Kernel explainer can be distilled from a tree explainer too (needs the init data)
-    kernel = KernelScoringExplainer(explainer)
+    kernel = KernelScoringExplainer.from_explainer(explainer)
     assert kernel.kind == "kernel"
     direct = KernelScoringExplainer.from_model(model, X)  # same defaults, same design
     np.testing.assert_array_equal(kernel.explain(X_test[:2]), direct.explain(X_test[:2]))
     with pytest.raises(UnsupportedModelError, match="coef_"):
-        LinearScoringExplainer(explainer)
+        LinearScoringExplainer.from_explainer(explainer)
 
 
 def test_real_causes_are_raised(data):
@@ -321,7 +321,7 @@ def test_sparse_rows_and_positional_examples(data):
     explainer = TabularExplainer(model, X)
     scoring = scoring_explainer_for(explainer)
     np.testing.assert_array_equal(scoring.explain(sp.csr_matrix(X_test)), scoring.explain(X_test))
-    kernel = KernelScoringExplainer(explainer, X[:50])
+    kernel = KernelScoringExplainer.from_explainer(explainer, X[:50])
     assert kernel.kind == "kernel"
     direct = KernelScoringExplainer.from_model(model, X[:50])  # the given background
     np.testing.assert_array_equal(kernel.explain(X_test[:3]), direct.explain(X_test[:3]))

@@ -1,12 +1,8 @@
 import numpy as np
 import pytest
 
-from scoring_explainers.scoring._design import (
-    CoalitionDesign,
-    auto_nsamples,
-    coalition_design,
-    projection,
-)
+from scoring_explainers.distill._design import auto_nsamples, coalition_design
+from scoring_explainers.runtime._design import CoalitionDesign, projection
 
 
 def test_auto_budget_is_shaps():

@@ -311,7 +311,7 @@ def test_paths_with_more_than_eight_features_match_shap():
 
 
 def test_chunks_equal_the_whole_batch(case, monkeypatch):
-    from scoring_explainers.scoring import tree
+    from scoring_explainers.runtime import _tree as tree
 
     _, _, explainer, rows = case
     whole = explainer.explain(rows)
@@ -473,9 +473,9 @@ def test_hgb_class_names_and_dataframe_input():
 def test_graph_from_the_trees_equals_the_model(name):
     """The graph built from the extracted trees (the fallback when skl2onnx fails)
     predicts as the model: float32 ensembles split float32 inputs as the library does."""
-    from scoring_explainers._tree_onnx import ensemble_to_onnx
-    from scoring_explainers._trees import extract
-    from scoring_explainers.scoring._onnx_model import OnnxModel
+    from scoring_explainers.distill._tree_onnx import ensemble_to_onnx
+    from scoring_explainers.distill._trees import extract
+    from scoring_explainers.runtime import OnnxModel
 
     make, kind, nan = CASES[name]
     X, y = _data(kind, nan)
@@ -497,16 +497,16 @@ def test_graph_from_the_trees_equals_the_model(name):
 
 def test_falls_back_to_the_graph_from_the_trees(monkeypatch):
     from scoring_explainers import ConversionError
-    from scoring_explainers.scoring import _distill
+    from scoring_explainers.distill import _prepare
 
-    real = _distill.prepare
+    real = _prepare.prepare
 
     def failing(model, *args, **kwargs):
         if not isinstance(model, bytes):
             raise ConversionError("skl2onnx cannot convert it")
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(_distill, "prepare", failing)
+    monkeypatch.setattr(_prepare, "prepare", failing)
     X, y = _data("binary")
     model = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X[:500], y[:500])
     explainer = TreeScoringExplainer.from_model(model, X[:500])
@@ -575,7 +575,7 @@ def test_interventional_tables_equal_pairwise_weights():
     when some feature is followed by neither (a, c: features only x / only b follows)."""
     from math import factorial
 
-    from scoring_explainers.scoring.tree import _interventional_tables
+    from scoring_explainers.runtime._tree import _interventional_tables
 
     rng = np.random.default_rng(0)
     leaf_len = np.array([1, 3, 2, 5, 3, 6, 4])
@@ -623,7 +623,7 @@ def _outputs(model, rows):
 def test_interventional_equals_exact_enumeration_with_nan(name, monkeypatch):
     """Tables and pairs both equal exact Shapley values of E_b[f(x_S, b_notS)] computed
     by enumerating every coalition, NaN in rows and background."""
-    from scoring_explainers.scoring import tree
+    from scoring_explainers.runtime import _tree as tree
 
     make, kind, _ = CASES[name]
     X, y = _data(kind, nan=True)
@@ -683,7 +683,7 @@ def _exact_interventional_outputs(model, rows, background):
 )
 def test_interventional_tables_equal_pairs(name, monkeypatch):
     """The tabulated background average equals the per-(row, background row) evaluation."""
-    from scoring_explainers.scoring import tree
+    from scoring_explainers.runtime import _tree as tree
 
     make, kind, nan = CASES[name]
     X, y = _data(kind, nan)
@@ -702,7 +702,7 @@ def test_interventional_tables_equal_pairs(name, monkeypatch):
 
 def test_interventional_chunks_equal_the_whole(monkeypatch):
     """Background patterns in passes of 8 rows (the same tables), rows in passes of 7."""
-    from scoring_explainers.scoring import tree
+    from scoring_explainers.runtime import _tree as tree
 
     make, kind, nan = CASES["xgb-multiclass"]
     X, y = _data(kind, nan)

@@ -1,0 +1,115 @@
+"""``KernelScoringExplainer.from_model``: background summary, coalition design, projection
+and chunk tuning, fixed at distill time."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ..runtime._kernel import DEFAULT_MAX_SYNTHETIC_ROWS, KernelScoringExplainer
+from ..runtime._onnx_model import OnnxModel
+from ._design import auto_nsamples, coalition_design
+
+__all__ = ["from_model"]
+
+#: Chunk sizes tried by ``max_synthetic_rows="auto"``.
+CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
+#: Seconds of distill time the chunk tuning may take at most.
+TUNING_BUDGET = 2.0
+
+
+def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
+    """The chunk size with the best throughput on ``synthetic`` rows (best of 2 passes)."""
+    import time
+
+    best, best_rate = DEFAULT_MAX_SYNTHETIC_ROWS, 0.0
+    began = time.perf_counter()
+    for size in CHUNK_CANDIDATES:
+        if size > len(synthetic):
+            break
+        elapsed = []
+        for _ in range(2):
+            start = time.perf_counter()
+            for begin in range(0, len(synthetic) - size + 1, size):
+                model.outputs(synthetic[begin : begin + size])
+            elapsed.append(time.perf_counter() - start)
+        rate = (len(synthetic) // size) * size / min(elapsed)
+        if rate > best_rate:
+            best, best_rate = size, rate
+        if time.perf_counter() - began > TUNING_BUDGET:  # a slow model: stop tuning
+            break
+    return best
+
+
+def from_model(
+    cls: type[KernelScoringExplainer],
+    model: Any,
+    initialization_examples: Any,
+    *,
+    features: list[str] | None,
+    classes: list[Any] | None,
+    nclusters: int | None,
+    nsamples: int | Literal["auto"],
+    random_state: int,
+    max_features: int | None,
+    background_weights: np.ndarray | None,
+    allow_missing: bool | None,
+    threads: int,
+    max_synthetic_rows: int | Literal["auto"],
+    require_onnx: bool,
+) -> KernelScoringExplainer:
+    """The body of :meth:`KernelScoringExplainer.from_model` (parameters documented there)."""
+    from ._background import summarize
+    from ._prepare import prepare
+
+    prep = prepare(
+        model,
+        initialization_examples,
+        features=features,
+        classes=classes,
+        threads=threads,
+        require_onnx=require_onnx,
+    )
+    X = prep.X
+    m = X.shape[1]
+    rng = np.random.default_rng(random_state)
+    background, weights = summarize(
+        X, nclusters, random_state=random_state, sample_weight=background_weights
+    )
+    budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
+    if budget < m:
+        raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
+    design = coalition_design(m, budget, rng)
+    expected = weights @ prep.model.outputs(background)
+    if allow_missing is None:
+        allow_missing = prep.probe_missing(background[0])
+    if max_synthetic_rows == "auto":
+        stream = np.where(
+            design.masks[:, None, :],
+            X[0].astype(np.float32),
+            background.astype(np.float32)[None],
+        ).reshape(-1, m)
+        reps = -(-CHUNK_CANDIDATES[-1] // len(stream))
+        max_synthetic_rows = _fastest_chunk(prep.model, np.tile(stream, (reps, 1)))
+    return cls(
+        model=prep.model,
+        background=background,
+        background_weights=weights,
+        masks=design.masks,
+        coalition_weights=design.weights,
+        exact=design.exact,
+        max_synthetic_rows=max_synthetic_rows,
+        max_features=max_features,
+        features=prep.features,
+        classes=prep.classes,
+        output_space="probability" if prep.task == "classification" else "raw",
+        expected_values=expected,
+        allow_missing=allow_missing,
+        metadata={
+            **prep.metadata,
+            "nclusters": nclusters,
+            "nsamples": budget,
+            "random_state": random_state,
+        },
+    )
