@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["ENV_PREFIX", "Settings"]
@@ -71,8 +71,6 @@ class Settings:
     store_max_bytes: int = 64 * 2**20
     """Largest explanation upload in bytes; more is a 413 (a classifier's explanation of
     5,000 rows x 30 features with its data is about 10 MB)."""
-
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
