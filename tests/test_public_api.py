@@ -178,13 +178,39 @@ def test_kinds_register_themselves():
     assert KINDS["kernel"] is runtime.KernelScoringExplainer
 
 
-def test_a_new_kind_is_known_to_save_and_load_by_name():
+def test_a_new_kind_is_known_to_save_and_load_by_name(tmp_path):
+    """The artifact module finds a kind through the registry, not a list of classes."""
+    from sklearn.linear_model import Ridge
+
     from scoring_explainers.runtime._registry import KINDS
 
-    class Constant(runtime.LinearScoringExplainer):
-        kind = "constant-test"
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    linear = runtime.LinearScoringExplainer.from_model(Ridge().fit(X, X @ [1.0, 2.0, 3.0]), X)
+
+    class Renamed(runtime.LinearScoringExplainer):
+        kind = "renamed-linear"
 
     try:
-        assert KINDS["constant-test"] is Constant
+        assert KINDS["renamed-linear"] is Renamed
+        renamed = Renamed(
+            model=linear.model,
+            coef=linear.coef_,
+            intercept=linear.intercept_,
+            mean=linear.mean_,
+            link=linear.link,
+            features=linear.features,
+            classes=None,
+            output_space=linear.output_space,
+            expected_values=linear.expected_values,
+            allow_missing=False,
+        )
+        runtime.save(renamed, tmp_path / "a")
+        manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+        assert manifest["kind"] == "renamed-linear"
+        loaded = runtime.load(tmp_path / "a")
+        assert type(loaded) is Renamed
+        np.testing.assert_array_equal(loaded.explain(X[:5]), linear.explain(X[:5]))
     finally:
-        del KINDS["constant-test"]
+        del KINDS["renamed-linear"]
+    with pytest.raises(scoring_explainers.ArtifactError, match="unknown explainer kind"):
+        runtime.load(tmp_path / "a")
