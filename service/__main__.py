@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="bind address [SCORING_HOST, default 127.0.0.1]")
     parser.add_argument("--port", type=int, help="port [SCORING_PORT, default 8000]")
     parser.add_argument("--workers", type=int, help="processes [SCORING_WORKERS, default 1]")
+    parser.add_argument(
+        "--fd", type=int, help="serve on this inherited, bound socket (--host/--port unused)"
+    )
     parser.add_argument("--api-key", help="require this bearer token [SCORING_API_KEY]")
     parser.add_argument("--log-level", help="[SCORING_LOG_LEVEL, default info]")
     parser.add_argument(
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         factory=True,
         host=settings.host,
         port=settings.port,
+        fd=args.fd,
         workers=settings.workers,
         loop="uvloop",
         http="httptools",

@@ -1,12 +1,35 @@
-"""Shared fitted models and data (session-scoped: fitted once per run)."""
+"""Shared fitted models and data (session-scoped: fitted once per run), and the markers
+that narrow the suite (registered in pyproject.toml; ``make test-quick`` leaves them out)."""
 
 from __future__ import annotations
 
 import warnings
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+#: Markers given by where a test is or what it uses; ``slow`` is written on each test.
+BY_DIRECTORY = {"spark": TESTS / "spark"}
+BY_FIXTURE = {"browser": "chromium", "postgres": "postgres_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under ``tests/spark`` ``spark`` (a local Spark on a JVM), every test
+    using the ``chromium`` fixture ``browser`` and every test using ``postgres_url`` (also
+    through ``empty_postgres``) ``postgres``. Tests that ask for a server by
+    ``request.getfixturevalue`` carry the marker themselves."""
+    for item in items:
+        path = Path(str(item.path))
+        for marker, directory in BY_DIRECTORY.items():
+            if path.is_relative_to(directory):
+                item.add_marker(marker)
+        fixtures = getattr(item, "fixturenames", ())
+        for marker, fixture in BY_FIXTURE.items():
+            if fixture in fixtures:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

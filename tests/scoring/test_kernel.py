@@ -76,6 +76,7 @@ def test_additivity_every_row(svc_explainer, seed_data):
     assert result.classes == [0, 1]
 
 
+@pytest.mark.slow
 def test_agrees_with_shap_within_its_sampling_noise(seed_svc, seed_data):
     import shap
 
@@ -116,6 +117,7 @@ def test_same_row_same_values_whatever_the_batch(mlp_explainer, small_classifica
         np.testing.assert_array_equal(alone[:, 0], batch[:, i])
 
 
+@pytest.mark.slow
 def test_distilling_twice_gives_the_same_explainer(seed_svc, seed_data):
     x_train, x_test, *_ = seed_data
     a = KernelScoringExplainer.from_model(seed_svc, x_train, nsamples=300, random_state=4)
@@ -272,6 +274,7 @@ def _restricted_wls(masks, weights, y, delta, keep):
     return np.linalg.solve(kkt, rhs)[:t]
 
 
+@pytest.mark.slow
 def test_max_features_refits_on_the_top_features(seed_svc, seed_data):
     x_train, x_test, *_ = seed_data
     full = KernelScoringExplainer.from_model(seed_svc, x_train, nsamples=400)

@@ -515,6 +515,7 @@ def test_falls_back_to_the_graph_from_the_trees(monkeypatch):
     assert explainer.metadata["conversion_check"]["max_abs_diff"] < 1e-6
 
 
+@pytest.mark.slow
 def test_hgb_artifact_runs_without_sklearn_or_shap(tmp_path):
     """Loaded and scored in a fresh interpreter: no shap/sklearn/boosting library imported,
     the same numbers bit for bit."""
@@ -618,7 +619,14 @@ def _outputs(model, rows):
 
 
 @pytest.mark.parametrize(
-    "name", ["rf-binary", "dt-multiclass", "xgb-multiclass", "lgbm-multiclass", "lgbm-regression"]
+    "name",
+    [
+        "rf-binary",
+        "dt-multiclass",
+        "xgb-multiclass",
+        pytest.param("lgbm-multiclass", marks=pytest.mark.slow),
+        "lgbm-regression",
+    ],
 )
 def test_interventional_equals_exact_enumeration_with_nan(name, monkeypatch):
     """Tables and pairs both equal exact Shapley values of E_b[f(x_S, b_notS)] computed

@@ -9,14 +9,36 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import h11
 import httpx
 import pytest
 
 
+def listening_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1 and listening: hand it to the server
+    (``--fd``) instead of a port number, so no other process can take the port in between."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def refused_address() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` where a connection is refused for as long as the block runs
+    (the port is bound, never listened on)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 def free_port() -> int:
+    """Racy: the port is free only until another process binds it. Prefer
+    :func:`listening_socket` (servers) or :func:`refused_address` (nothing listening)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -38,6 +60,29 @@ class Server:
                 return self.process.wait()
         return int(self.process.returncode)
 
+    def wait_until(self, path: str = "/readyz", status: int = 200, timeout: float = 60) -> None:
+        """Poll ``GET path`` until it answers ``status``; raise with the server's log if the
+        process exits or the deadline passes. The socket listens from before the process
+        starts, so a request made during start-up waits for the server instead of failing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"{path} never answered {status}: {self.log()}")
+            try:
+                if httpx.get(self.url + path, timeout=left).status_code == status:
+                    return
+            except httpx.TransportError:
+                pass
+            try:  # wait for the process to exit, a little, between polls
+                self.process.wait(min(0.05, max(left, 0)))
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"server exited ({self.process.returncode}): {self.log()}")
+
+    def log(self) -> str:
+        return self.stderr.read_text()[-2000:]
+
 
 def start_server(
     artifact: Path,
@@ -46,8 +91,12 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     python_flags: tuple[str, ...] = (),
+    ready_path: str = "/readyz",
 ) -> Server:
-    port = free_port()
+    """``python -m service`` on a socket bound here and passed as ``--fd``; returns once
+    ``ready_path`` answers 200 (``/healthz`` for a server that is up but not ready)."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
     stderr = tmp / f"server-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCORING_")}
     full_env.update(env or {})
@@ -59,30 +108,70 @@ def start_server(
             "service",
             "--artifact",
             str(artifact),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            "--fd",
+            str(sock.fileno()),
             *extra_args,
         ],
+        pass_fds=(sock.fileno(),),
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("wb"),
         env=full_env,
         cwd=Path(__file__).resolve().parents[2],
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {stderr.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return Server(url, process, stderr)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"server not ready: {stderr.read_text()[-2000:]}")
+    sock.close()
+    # our copy is closed: once the server exits, connections are refused, not left waiting
+    server = Server(f"http://127.0.0.1:{port}", process, stderr)
+    try:
+        server.wait_until(ready_path)
+    except BaseException:
+        server.stop(signal.SIGKILL)
+        raise
+    return server
+
+
+class InFlight:
+    """A ``POST`` the server is certainly handling: sent with ``Expect: 100-continue``, whose
+    ``100 Continue`` the server writes only once the application asks for the body; the body
+    follows at once. Signal the server after the constructor returns, then read
+    :meth:`response`."""
+
+    def __init__(self, url: str, path: str, body: bytes, headers: dict[str, str]) -> None:
+        host, port = httpx.URL(url).host, httpx.URL(url).port
+        self._conn = h11.Connection(h11.CLIENT)
+        self._sock = socket.create_connection((host, port), timeout=60)
+        request = h11.Request(
+            method="POST",
+            target=path,
+            headers=[
+                ("host", f"{host}:{port}"),
+                ("content-length", str(len(body))),
+                ("expect", "100-continue"),
+                *headers.items(),
+            ],
+        )
+        self._sock.sendall(self._conn.send(request))
+        event = self._next_event()
+        assert isinstance(event, h11.InformationalResponse) and event.status_code == 100, event
+        self._sock.sendall(self._conn.send(h11.Data(data=body)))
+        self._sock.sendall(self._conn.send(h11.EndOfMessage()))
+
+    def _next_event(self) -> object:
+        while True:
+            event = self._conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            self._conn.receive_data(self._sock.recv(65536))
+
+    def response(self) -> tuple[int, bytes]:
+        """The final status and body (the connection is closed afterwards)."""
+        with self._sock:
+            event = self._next_event()
+            assert isinstance(event, h11.Response), event
+            body = b""
+            while not isinstance(chunk := self._next_event(), h11.EndOfMessage):
+                assert isinstance(chunk, h11.Data), chunk
+                body += chunk.data
+            return event.status_code, body
 
 
 @pytest.fixture(scope="session")

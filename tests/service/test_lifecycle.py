@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 
 import httpx
 import numpy as np
 
 from scoring_explainers.scoring import load
-from tests.service.conftest import start_server
+from tests.service.conftest import InFlight, start_server
 
 ROW = [1.0] * 30
 
@@ -46,26 +41,14 @@ def test_api_key(artifacts, tmp_path):
 def test_sigterm_finishes_requests_in_flight(artifacts, tmp_path, seed_data):
     _, x_test, *_ = seed_data
     server = start_server(artifacts["svc"], tmp_path)
-    rows = np.tile(x_test, (4, 1))[:400]  # long enough to be in flight at SIGTERM
-    result: dict = {}
-
-    def slow() -> None:
-        result["response"] = httpx.post(
-            server.url + "/score",
-            content=json.dumps({"data": rows.tolist()}),
-            headers={"content-type": "application/json"},
-            timeout=120,
-        )
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(0.5)
+    rows = np.tile(x_test, (4, 1))[:400]
+    body = json.dumps({"data": rows.tolist()}).encode()
+    request = InFlight(server.url, "/score", body, {"content-type": "application/json"})
     server.process.send_signal(signal.SIGTERM)
-    worker.join(120)
+    status, answer = request.response()
     code = server.process.wait(60)
-    response = result["response"]
-    assert response.status_code == 200
-    assert len(response.json()["predictions"]) == 400
+    assert status == 200
+    assert len(json.loads(answer)["predictions"]) == 400
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after shutting down
 
 
@@ -93,31 +76,15 @@ def test_linear_artifact(artifacts, tmp_path, small_regression):
 def test_bad_artifact_means_not_ready_with_the_reason(tmp_path, artifacts):
     import shutil
 
-    from tests.service.conftest import free_port
-
     broken = tmp_path / "broken"
     shutil.copytree(artifacts["svc"], broken)
     good = (broken / "arrays.npz").read_bytes()
     (broken / "arrays.npz").write_bytes(b"tampered")
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORING_")}
-    env["SCORING_LOAD_RETRY_SECONDS"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--artifact", str(broken), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        env=env,
+    server = start_server(
+        broken, tmp_path, env={"SCORING_LOAD_RETRY_SECONDS": "1"}, ready_path="/healthz"
     )
-    url = f"http://127.0.0.1:{port}"
+    url = server.url
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         ready = httpx.get(url + "/readyz")
         assert ready.status_code == 503
         assert "arrays.npz: SHA-256 mismatch" in ready.json()["error"]
@@ -127,13 +94,10 @@ def test_bad_artifact_means_not_ready_with_the_reason(tmp_path, artifacts):
             headers={"content-type": "application/json"},
         )
         assert score.status_code == 503  # never numbers from a bad artifact
-        assert "arrays.npz: SHA-256 mismatch" in log.read_text()
+        assert "arrays.npz: SHA-256 mismatch" in server.stderr.read_text()
         # the artifact is repaired (e.g. the volume is filled): the service becomes ready
         (broken / "arrays.npz").write_bytes(good)
-        deadline = time.monotonic() + 15
-        while httpx.get(url + "/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert httpx.get(url + "/readyz").status_code == 200
+        server.wait_until("/readyz", timeout=15)
         assert (
             httpx.post(
                 url + "/score",
@@ -143,8 +107,7 @@ def test_bad_artifact_means_not_ready_with_the_reason(tmp_path, artifacts):
             == 200
         )
     finally:
-        process.terminate()
-        process.wait(30)
+        server.stop()
 
 
 def test_api_key_from_a_file_secret_is_stripped():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from scoring_explainers.scoring import load
-from tests.service.conftest import start_server
+from tests.service.conftest import InFlight, start_server
 
 HEADERS = {"content-type": "application/json"}
 
@@ -142,25 +142,9 @@ def test_body_over_the_size_limit(server):
 def test_sigterm_during_a_burst_finishes_every_request(artifacts, tmp_path, seed_data):
     _, x_test, *_ = seed_data
     server = start_server(artifacts["svc"], tmp_path)
-    body = json.dumps({"data": x_test[:40].tolist()})
-    results: list[int | str] = []
-
-    def client() -> None:
-        try:
-            results.append(
-                httpx.post(
-                    server.url + "/score", content=body, headers=HEADERS, timeout=120
-                ).status_code
-            )
-        except httpx.TransportError as exc:
-            results.append(repr(exc))
-
-    threads = [threading.Thread(target=client) for _ in range(12)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
+    body = json.dumps({"data": x_test[:40].tolist()}).encode()
+    requests = [InFlight(server.url, "/score", body, HEADERS) for _ in range(12)]
     server.process.send_signal(signal.SIGTERM)
-    for t in threads:
-        t.join(120)
+    results = [request.response()[0] for request in requests]
     server.process.wait(60)
     assert results == [200] * 12

@@ -24,6 +24,7 @@ def run(*args, timeout=180):
     )
 
 
+@pytest.mark.slow
 @requires_java
 def test_explains_a_parquet_file(spark_artifacts, small_classification, tmp_path):
     path = spark_artifacts["tree"]
@@ -102,6 +103,7 @@ def test_bad_artifact_exits_1_with_a_message(spark_artifacts, tmp_path, broken):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @requires_java
 def test_rows_without_the_model_columns_exit_1(spark_artifacts, tmp_path):
     pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "rows.parquet")

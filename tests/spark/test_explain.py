@@ -65,7 +65,7 @@ def assert_rows_equal(out: pd.DataFrame, expected, top_k: int | None = None):
         np.testing.assert_allclose(stacked(out["top_k_values"]), top, rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("kind", ["kernel", "tree", "linear"])
+@pytest.mark.parametrize("kind", [pytest.param("kernel", marks=pytest.mark.slow), "tree", "linear"])
 def test_results_equal_in_process_scores(spark, spark_artifacts, rows, kind):
     path = spark_artifacts[kind]
     explainer = load(path)
@@ -226,7 +226,7 @@ def test_artifact_loaded_once_per_worker_on_the_runtime_side(spark, spark_artifa
     assert {r.heavy for r in seen} == {""}
 
 
-@pytest.mark.parametrize("kind", ["kernel", "tree", "linear"])
+@pytest.mark.parametrize("kind", [pytest.param("kernel", marks=pytest.mark.slow), "tree", "linear"])
 def test_global_importance_equals_in_process(spark, spark_artifacts, rows, kind, tmp_path):
     path = spark_artifacts[kind]
     explainer = load(path)

@@ -45,6 +45,7 @@ def raw_artifact(tmp_path_factory):
     return path, frame
 
 
+@pytest.mark.slow
 def test_imputed_rows_dotted_names_and_shipping(spark, raw_artifact):
     path, frame = raw_artifact
     rows = frame.iloc[:40]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import numpy as np
 import pytest
 
 from scoring_explainers.explanation import GlobalExplanation, LocalExplanation, global_from_local
-from tests.service.conftest import free_port
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -62,12 +62,59 @@ def _find_pg_bin() -> Path | None:
     return Path(found).parent if found and shutil.which("postgres") else None
 
 
+READY_LINE = "database system is ready to accept connections"
+
+
+def _copy_log(
+    server: subprocess.Popen[bytes], log: Path, ready: threading.Event, seen: bytearray
+) -> None:
+    """Copy the server's output to ``log`` to its end (it never blocks on a full pipe); set
+    ``ready`` at the ready line, or when the server exits before it."""
+    assert server.stdout is not None
+    with log.open("ab") as out:
+        for line in server.stdout:
+            out.write(line)
+            out.flush()
+            seen.extend(line)
+            if READY_LINE.encode() in line:
+                ready.set()
+    ready.set()
+
+
+def _start_postgres(
+    bin_dir: Path, data: Path, root: Path, as_user: dict[str, str], attempts: int = 3
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``postgres`` on 127.0.0.1 at a free port, returned once it logs that it is ready to
+    accept connections. PostgreSQL binds its own port (it takes no inherited socket): if
+    another process took the port meanwhile, it exits and the next port is tried."""
+    log = root / "postgres.log"
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+             "-k", str(root), "-F"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=root, **as_user,
+        )  # fmt: skip
+        ready, seen = threading.Event(), bytearray()
+        threading.Thread(target=_copy_log, args=(server, log, ready, seen), daemon=True).start()
+        ready.wait(60)
+        if READY_LINE.encode() in seen and server.poll() is None:
+            return server, f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server.kill()
+        server.wait()
+        if b"could not bind" not in seen:
+            break
+    raise RuntimeError(log.read_text()[-2000:])
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL cluster (initdb into a temporary directory, ``postgres`` on
     127.0.0.1 at a free port, trust auth). Run as ``nobody`` when the tests run as root,
     since PostgreSQL refuses to run as root."""
-    psycopg = pytest.importorskip("psycopg")
+    pytest.importorskip("psycopg")
     bin_dir = _find_pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries (initdb, postgres) are not installed")
@@ -82,24 +129,7 @@ def postgres_url() -> Iterator[str]:
          "--no-sync", "-E", "UTF8", "--locale=C"],
         check=True, capture_output=True, cwd=root, **as_user,
     )  # fmt: skip
-    port = free_port()
-    log = (root / "postgres.log").open("wb")
-    server = subprocess.Popen(
-        [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-         "-k", str(root), "-F"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root, **as_user,
-    )  # fmt: skip
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=2).close()
-            break
-        except psycopg.OperationalError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError((root / "postgres.log").read_text()[-2000:]) from None
-            time.sleep(0.1)
+    server, url = _start_postgres(bin_dir, data, root, as_user)
     try:
         yield url
     finally:
@@ -109,7 +139,6 @@ def postgres_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        log.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from scoring_explainers.client import ClientError, ExplanationClient, ServiceConnectionError
 from scoring_explainers.explanation import GlobalExplanation
-from tests.service.conftest import free_port, start_server
+from tests.service.conftest import refused_address, start_server
 
 from .conftest import classification_explanation, regression_explanation
 
@@ -128,9 +128,10 @@ def test_server_errors_become_client_errors(client, store_server):
 
 
 def test_unreachable_service():
-    client = ExplanationClient(f"http://127.0.0.1:{free_port()}", "run", timeout=5)
-    with pytest.raises(ServiceConnectionError, match="cannot reach"):
-        client.list_model_explanations()
+    with refused_address() as url:
+        client = ExplanationClient(url, "run", timeout=5)
+        with pytest.raises(ServiceConnectionError, match="cannot reach"):
+            client.list_model_explanations()
 
 
 def test_from_run_reads_the_environment(monkeypatch, store_server):

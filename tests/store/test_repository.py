@@ -30,7 +30,7 @@ def upload(explanation, comment=None, true_ys=None, **extra) -> bytes:
     return json.dumps({**body, **extra}).encode()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def repo(request, tmp_path):
     if request.param == "sqlite":
         config = StoreConfig(sqlite_path=str(tmp_path / "store" / "explanations.sqlite3"))
