@@ -68,7 +68,7 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("wb"),
         env=full_env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=tmp,  # the store's default file (data/explanations.sqlite3) lands in tmp
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
