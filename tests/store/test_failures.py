@@ -76,6 +76,7 @@ def test_an_empty_store_path_switches_the_store_off(artifacts, tmp_path):
         # empty is not unset: the default file (data/explanations.sqlite3 in the working
         # directory) was never created
         assert not (tmp_path / "data").exists()
+        assert "WARNING" not in server.stderr.read_text()
     finally:
         server.stop()
 
@@ -293,3 +294,22 @@ def test_a_lock_held_too_long_is_a_503_that_says_busy(tmp_path):
         holder.execute("ROLLBACK")
         holder.close()
     assert repository.add(_record(0))["run_id"] == "run-1"
+
+
+def test_a_delete_writes_only_a_few_pages_of_log(tmp_path):
+    """What lets the reserve cover a DELETE: with ``secure_delete=FAST`` the freed pages
+    of large explanations are not rewritten into the write-ahead log."""
+    path = tmp_path / "explanations.sqlite3"
+    repository = SQLiteRepository(path)
+    for seed in range(20):
+        repository.add(_record(seed, rows=700))
+    assert path.stat().st_size > 20 * 250_000
+    holder = sqlite3.connect(path, isolation_level=None)  # keeps the log file between calls
+    try:
+        holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert Path(f"{path}-wal").stat().st_size == 0
+        assert repository.delete("run-1") == 20
+        log_bytes = Path(f"{path}-wal").stat().st_size
+    finally:
+        holder.close()
+    assert 0 < log_bytes < 100_000  # 20 explanations of ~300 kB: a few pages of log
