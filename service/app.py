@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -60,6 +61,8 @@ log = logging.getLogger("service")
 #: too, see ``is_dashboard_path``: the page asks for the key before it reads data).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 JSON = MediaType.JSON
+#: The ``endpoint`` label of requests no route takes.
+UNMATCHED = "unmatched"
 #: Bodies up to this size are parsed on the event loop (microseconds); larger ones in a
 #: worker thread with the scoring.
 INLINE_PARSE_BYTES = 64 * 1024
@@ -198,7 +201,7 @@ def _schema(node: dict[str, Any]) -> Schema:
 
 @dataclass
 class _Middleware:
-    """Metrics (requests by endpoint and status, latency) and the optional API key."""
+    """The optional API key (request metrics are recorded by ``_Service``, around routing)."""
 
     app: ASGIApp
     runtime: ScoringRuntime
@@ -208,32 +211,15 @@ class _Middleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        handler = scope.get("route_handler")
-        endpoint = sorted(handler.paths)[0] if handler is not None else "unmatched"
-        status = {"code": 500}
-        start = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            if self.api_key and not self._open(scope["path"]) and not self._authorized(scope):
-                response = _error(
-                    401,
-                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response.to_asgi_response(app=None, request=Request(scope))(
-                    scope, receive, send_wrapper
-                )
-                return
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            self.runtime.metrics.observe_request(
-                endpoint, status["code"], time.perf_counter() - start
+        if self.api_key and not self._open(scope["path"]) and not self._authorized(scope):
+            response = _error(
+                401,
+                "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
             )
+            await response.to_asgi_response(app=None, request=Request(scope))(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     @staticmethod
     def _open(path: str) -> bool:
@@ -364,10 +350,21 @@ class _LeanScore:
             self.runtime.metrics.observe_request("/score", status, time.perf_counter() - start)
 
 
+def endpoint_label(scope: Scope) -> str:
+    """The ``endpoint`` label of a request: its route's full template (router prefixes
+    included, e.g. ``/explanations/{run_id}``), or ``unmatched`` for every path no
+    route takes (404s and 405s from routing), so that clients cannot add label values."""
+    if scope.get("route_handler") is None:
+        return UNMATCHED
+    return str(scope.get("path_template") or UNMATCHED)
+
+
 class _Service(Litestar):
     """The Litestar app, with ``POST /score`` tried on the lean path first."""
 
     lean_score: _LeanScore | None = None
+    #: Records each request's endpoint label, status and duration (set by ``create_app``).
+    observe_request: Callable[[str, int, float], None] | None = None
 
     async def __call__(
         self,
@@ -382,7 +379,30 @@ class _Service(Litestar):
                 if top_k != _DECLINED:
                     await self.lean_score(http, cast(Receive, receive), cast(Send, send), top_k)
                     return
+        if scope["type"] == "http" and self.observe_request is not None:
+            await self._observed(cast(HTTPScope, scope), cast(Receive, receive), cast(Send, send))
+            return
         await super().__call__(scope, receive, send)
+
+    async def _observed(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
+        """The request through Litestar, counted under :func:`endpoint_label` (known once
+        Litestar has routed it) with the status it was answered with."""
+        assert self.observe_request is not None
+        status = 500  # no answer sent: an error, or the client left
+        start = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_status)
+        finally:
+            self.observe_request(
+                endpoint_label(cast(Scope, scope)), status, time.perf_counter() - start
+            )
 
 
 def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None = None) -> Litestar:
@@ -630,4 +650,5 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         debug=False,
     )
     app.lean_score = _LeanScore(runtime, api_key, settings.max_body_bytes)
+    app.observe_request = runtime.metrics.observe_request
     return app

@@ -94,8 +94,10 @@ class FeatureHistogram(Collector):
 class Metrics:
     """Request, model and explanation metrics, plus what the artifact is.
 
-    Labels stay bounded: ``endpoint`` is a route template, ``status`` an HTTP code,
-    ``feature`` one of the artifact's features.
+    Labels stay bounded whatever clients send: ``endpoint`` is the full template of a
+    route (``/explanations/{run_id}``, ``/dashboard/static/{name}``) or ``unmatched`` for
+    any path no route takes, ``status`` an HTTP code the service answers with, ``feature``
+    one of the artifact's features (none above ``MAX_FEATURE_SERIES``).
     """
 
     def __init__(self) -> None:

@@ -9,11 +9,22 @@ from typing import Any
 __all__ = ["ENV_PREFIX", "Settings"]
 
 ENV_PREFIX = "SCORING_"
+#: Settings whose empty value is a choice of its own, unlike their default.
+EMPTY_IS_A_VALUE = frozenset({"store_path"})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How the service runs. Each field is read from ``SCORING_<FIELD NAME IN CAPITALS>``."""
+    """How the service runs. Each field is read from ``SCORING_<FIELD NAME IN CAPITALS>``.
+
+    A variable set to the empty string is taken as given where empty is a value of the
+    setting: the settings whose default is empty (``SCORING_API_KEY``: no key,
+    ``SCORING_DATABASE_URL``: no PostgreSQL, ``SCORING_MODEL_NAME``: the artifact's
+    directory name) and ``SCORING_STORE_PATH`` (empty switches the store off, while unset
+    keeps the default file). For every other setting (numbers, the artifact, the host, the
+    log level) an empty variable is refused with a ``ValueError`` naming it: it is a
+    mistake in the configuration, not a request for the default.
+    """
 
     artifact: str = "artifacts/demo"
     """Directory of the scoring-explainer artifact to serve (``SCORING_ARTIFACT``)."""
@@ -80,9 +91,22 @@ class Settings:
         for f in fields(cls):
             if f.name == "extra":
                 continue
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = int(raw) if f.type in ("int", int) else raw
+            variable = ENV_PREFIX + f.name.upper()
+            raw = env.get(variable)
+            if raw is None:
+                continue
+            if raw == "" and f.default != "" and f.name not in EMPTY_IS_A_VALUE:
+                raise ValueError(
+                    f"{variable} is set but empty: unset it for the default "
+                    f"({f.default!r}) or give a value"
+                )
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{variable} must be an integer, got {raw!r}") from None
+            else:
+                values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         key = values.get("api_key")
         if isinstance(key, str):

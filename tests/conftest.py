@@ -3,7 +3,12 @@ that narrow the suite (registered in pyproject.toml; ``make test-quick`` leaves 
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import warnings
+from collections.abc import Iterator
 from itertools import product
 from pathlib import Path
 
@@ -30,6 +35,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker, fixture in BY_FIXTURE.items():
             if fixture in fixtures:
                 item.add_marker(marker)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# Hypothesis (and schemathesis through it) keeps its example database and caches in
+# ``.hypothesis/`` of the working directory unless told otherwise; it reads this variable
+# on first use, so it is set before any test runs.
+if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="hypothesis-")
+    atexit.register(shutil.rmtree, os.environ["HYPOTHESIS_STORAGE_DIRECTORY"], True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_checkout(tmp_path_factory) -> Iterator[Path]:
+    """Tests, and the processes they start, run in a temporary working directory: nothing
+    written to a relative path (a store's default file, Spark's warehouse, a load test's
+    reports) lands in the checkout. ``PYTHONPATH`` is made absolute, with this checkout
+    first, so that subprocesses still import this checkout's code from there."""
+    work = tmp_path_factory.mktemp("cwd")
+    before = Path.cwd()
+    old_path = os.environ.get("PYTHONPATH")
+    entries = [str(before / p) for p in (old_path or "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ROOT), *entries]))
+    os.chdir(work)
+    try:
+        yield work
+    finally:
+        os.chdir(before)
+        if old_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old_path
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from .config import StoreConfig
 from .controller import create_store_router
-from .errors import Conflict, NotFound, StoreError, StoreUnavailable
+from .errors import Conflict, NotFound, StoreError, StoreFull, StoreUnavailable
 from .repository import PostgresRepository, Repository, SQLiteRepository, open_repository
 from .store import ExplanationStore
 
@@ -15,6 +15,7 @@ __all__ = [
     "SQLiteRepository",
     "StoreConfig",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "create_store_router",
     "open_repository",

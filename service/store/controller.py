@@ -2,7 +2,8 @@
 
 Every database call runs in a worker thread; so do parsing and validating an upload.
 Errors carry their status (see :mod:`.errors`); bad input is a 400 (malformed body or
-parameters) or a 422 (an explanation that does not hold together), never a 500.
+parameters) or a 422 (an explanation that does not hold together), a store that is off or
+cannot be used a 503 and a full disk a 507, never a 500.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ _ERRORS = {
     413: "Upload larger than SCORING_STORE_MAX_BYTES",
     415: "Not application/json",
     422: "An explanation that does not hold together (shape, non-finite values, rows)",
-    503: "The store is off or its database is unavailable",
+    503: "The store is off, or its database is unavailable, read-only or busy",
+    507: "The store's disk is full: delete explanations or give it more space",
 }
 
 
@@ -197,7 +199,7 @@ class ExplanationController(Controller):
     @get(
         "/",
         summary="Runs that hold explanations",
-        responses=_docs(list[RunSummary], 401, 503),
+        responses=_docs(list[RunSummary], 401, 503, 507),
     )
     async def list_runs(self, store: NamedDependency[ExplanationStore]) -> Response[bytes]:
         """Every run id with its number of explanations, by latest upload."""
@@ -208,7 +210,7 @@ class ExplanationController(Controller):
         status_code=201,
         summary="Upload an explanation",
         operation_class=_UploadOperation,
-        responses=_docs(ExplanationRecord, 400, 401, 409, 413, 415, 422, 503, ok_status=201),
+        responses=_docs(ExplanationRecord, 400, 401, 409, 413, 415, 422, 503, 507, ok_status=201),
     )
     async def upload(
         self,
@@ -242,7 +244,7 @@ class ExplanationController(Controller):
     @get(
         "/{run_id:str}",
         summary="List the explanations of a run",
-        responses=_docs(list[ExplanationRecord], 400, 401, 422, 503),
+        responses=_docs(list[ExplanationRecord], 400, 401, 422, 503, 507),
     )
     async def list_explanations(
         self,
@@ -265,7 +267,7 @@ class ExplanationController(Controller):
     @get(
         "/{run_id:str}/latest",
         summary="Download the latest matching explanation",
-        responses=_docs(ExplanationDownload, 400, 401, 404, 422, 503),
+        responses=_docs(ExplanationDownload, 400, 401, 404, 422, 503, 507),
     )
     async def download_latest(
         self,
@@ -289,7 +291,7 @@ class ExplanationController(Controller):
     @get(
         "/{run_id:str}/{explanation_id:str}",
         summary="Download an explanation by id",
-        responses=_docs(ExplanationDownload, 400, 401, 404, 422, 503),
+        responses=_docs(ExplanationDownload, 400, 401, 404, 422, 503, 507),
     )
     async def download(
         self,
@@ -322,7 +324,7 @@ class ExplanationController(Controller):
     @delete(
         "/{run_id:str}/{explanation_id:str}",
         summary="Delete an explanation",
-        responses=_docs(None, 400, 401, 404, 422, 503),
+        responses=_docs(None, 400, 401, 404, 422, 503, 507),
     )
     async def delete_explanation(
         self,
@@ -338,7 +340,7 @@ class ExplanationController(Controller):
     @delete(
         "/{run_id:str}",
         summary="Delete every explanation of a run",
-        responses=_docs(None, 400, 401, 404, 422, 503),
+        responses=_docs(None, 400, 401, 404, 422, 503, 507),
     )
     async def delete_run(
         self, store: NamedDependency[ExplanationStore], run_id: FromPath[str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "NotFound", "StoreError", "StoreUnavailable"]
+__all__ = ["Conflict", "NotFound", "StoreError", "StoreFull", "StoreUnavailable"]
 
 
 class StoreError(Exception):
@@ -27,3 +27,9 @@ class StoreUnavailable(StoreError):
     """The store is switched off, or its database cannot be reached or written."""
 
     status = 503
+
+
+class StoreFull(StoreUnavailable):
+    """The store's disk (or database) has no room for the write: 507 Insufficient Storage."""
+
+    status = 507

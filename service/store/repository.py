@@ -9,22 +9,35 @@ so it is either stored whole or not at all.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import StoreConfig
-from .errors import Conflict, NotFound, StoreUnavailable
+from .errors import Conflict, NotFound, StoreFull, StoreUnavailable
 from .records import NewRecord, iso_time
 
 __all__ = ["PostgresRepository", "Repository", "SQLiteRepository", "open_repository"]
 
 log = logging.getLogger("service.store")
+T = TypeVar("T")
+
+#: Bytes the SQLite store keeps allocated next to its file, released for a DELETE on a
+#: full disk (deleting 99 explanations of 300 kB each writes 57 kB of log).
+RESERVE_BYTES = 4 * 2**20
+_RESERVE_STEP = 64 * 2**10
+#: Bytes an upload must leave free on the SQLite store's disk (else a 507).
+HEADROOM_BYTES = 8 * 2**20
+#: SQLite's primary result codes (https://sqlite.org/rescode.html).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
+_SQLITE_FULL, _SQLITE_CANTOPEN = 13, 14
 
 #: Columns answered by listings, in this order (the blobs are read only on download).
 RECORD_COLUMNS = (
@@ -208,12 +221,38 @@ class Repository(ABC):
 
 class SQLiteRepository(Repository):
     """One SQLite file in WAL mode; a connection per call (cheap, and safe across threads
-    and worker processes)."""
+    and worker processes).
+
+    A full disk must not lock explanations in. On a full disk even opening the database
+    fails (the first connection makes its shared-memory index anew), and a ``DELETE``
+    writes a few pages to the write-ahead log. So the store keeps ``reserve_bytes``
+    allocated in a file next to the database (``<file>-reserve``): when reading or
+    deleting fails for want of space, the reserve is released, the call tried once more,
+    and the reserve made again as far as there is room (once the call is through, its
+    space is free again). A ``DELETE`` overwrites only the pages it changes anyway
+    (``secure_delete=FAST``: deleting 99 explanations of 300 kB each writes 57 kB of log,
+    where SQLite's default on Debian, ``ON``, writes 30 MB); the freed pages keep their old
+    bytes until they are reused. An
+    upload is refused (:class:`StoreFull`) when it would leave less than
+    ``headroom_bytes`` free on the disk, so that uploads alone never fill it.
+    """
 
     _integrity_errors = (sqlite3.IntegrityError,)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        reserve_bytes: int = RESERVE_BYTES,
+        headroom_bytes: int = HEADROOM_BYTES,
+        busy_timeout: float = 30.0,
+    ) -> None:
         self.path = Path(path)
+        self.reserve = self.path.with_name(self.path.name + "-reserve")
+        self.reserve_bytes = reserve_bytes
+        self.headroom_bytes = headroom_bytes
+        self.busy_timeout = busy_timeout
+        self._reserve_short = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._connect()) as conn:
@@ -231,10 +270,12 @@ class SQLiteRepository(Repository):
                 "SCORING_STORE_PATH to a file in a writable directory, SCORING_DATABASE_URL "
                 "for PostgreSQL, or SCORING_STORE_PATH='' to switch the store off)"
             ) from exc
+        self._make_reserve()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+        conn.execute("PRAGMA secure_delete=FAST")  # a DELETE writes only the pages it changes
         return conn
 
     @contextmanager
@@ -242,7 +283,7 @@ class SQLiteRepository(Repository):
         try:
             conn = self._connect()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            raise self._unavailable(exc, "cannot open the SQLite store") from exc
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
@@ -250,7 +291,7 @@ class SQLiteRepository(Repository):
         except sqlite3.IntegrityError:
             raise  # a duplicate id: the caller's Conflict
         except sqlite3.DatabaseError as exc:  # locked, read-only, disk full, not a database
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+            raise self._unavailable(exc, "SQLite store") from exc
         finally:
             try:
                 if conn.in_transaction:
@@ -258,6 +299,142 @@ class SQLiteRepository(Repository):
             except sqlite3.Error:
                 log.warning("rollback failed on the SQLite store %s", self.path)
             conn.close()
+
+    def _unavailable(self, exc: sqlite3.Error, what: str) -> StoreUnavailable:
+        """The store error for a SQLite error: full (507), read-only, busy or other (503)."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+        where = f"{what} {self.path}: {exc}"
+        if code == _SQLITE_FULL or (code == _SQLITE_IOERR and self._free_bytes() == 0):
+            return StoreFull(
+                f"the explanation store is full ({where}): delete explanations or give "
+                "the store more space"
+            )
+        if code == _SQLITE_READONLY or (
+            code in (_SQLITE_CANTOPEN, _SQLITE_IOERR) and self._read_only()
+        ):
+            return StoreUnavailable(f"the explanation store is read-only ({where})")
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return StoreUnavailable(
+                f"the explanation store is busy ({where} after {self.busy_timeout:g} s): try again"
+            )
+        return StoreUnavailable(where)
+
+    def _read_only(self) -> bool:
+        """Whether the store's file system is mounted read-only."""
+        try:
+            return bool(os.statvfs(self.path.parent).f_flag & os.ST_RDONLY)
+        except OSError:
+            return False
+
+    def _free_bytes(self) -> int:
+        """Bytes free for this process on the store's file system (-1 if unknown)."""
+        try:
+            return shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return -1
+
+    def add(self, record: NewRecord) -> dict[str, Any]:
+        """Store an upload; :class:`StoreFull` when it would leave the disk too full."""
+        size = len(record.summary) + len(record.body) + len(record.true_ys or b"")
+        free = self._free_bytes()
+        if free >= 0:
+            # The upload goes to the write-ahead log, then into the database, which grows
+            # by what its free pages cannot hold.
+            needed = 2 * size + self.headroom_bytes
+            if size + self.headroom_bytes <= free < needed:
+                spare = int(
+                    self._query(
+                        "SELECT freelist_count * page_size FROM pragma_freelist_count, "
+                        "pragma_page_size"
+                    )[0][0]
+                )
+                needed -= min(size, spare)
+            if free < needed:
+                raise StoreFull(
+                    f"the explanation store is full: its disk has {free} bytes free, and "
+                    f"this upload of {size} bytes needs {needed} (with "
+                    f"{self.headroom_bytes} kept free for deletions): delete explanations "
+                    "or give the store more space"
+                )
+        return super().add(record)
+
+    # Reading and deleting never need much room, but on a full disk even opening the
+    # database fails (its shared-memory index is made anew by the first connection): they
+    # are tried once more with the reserve released.
+    def runs(self) -> list[dict[str, Any]]:
+        return self._with_reserve(super().runs)
+
+    def list(self, run_id: str, **filters: Any) -> list[dict[str, Any]]:
+        return self._with_reserve(super().list, run_id, **filters)
+
+    def find(self, run_id: str, **filters: Any) -> tuple[dict[str, Any], bytes, bytes | None]:
+        return self._with_reserve(super().find, run_id, **filters)
+
+    def delete(self, run_id: str, explanation_id: str | None = None) -> int:
+        return self._with_reserve(super().delete, run_id, explanation_id)
+
+    def _with_reserve(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call``, and on a full disk ``call`` again with the reserve released; the
+        reserve is made again afterwards, as far as there is room."""
+        try:
+            return call(*args, **kwargs)
+        except StoreFull:
+            if not self._release_reserve():
+                raise
+            log.warning(
+                "the explanation store's disk is full: released its reserve %s to read "
+                "or delete explanations",
+                self.reserve,
+            )
+            return call(*args, **kwargs)
+        finally:
+            self._make_reserve()
+
+    def _release_reserve(self) -> bool:
+        try:
+            if not self.reserve.stat().st_size:
+                return False
+            self.reserve.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.warning("cannot release the store's reserve %s: %s", self.reserve, exc)
+            return False
+        return True
+
+    def _make_reserve(self) -> None:
+        """Allocate the reserve file up to ``reserve_bytes``, as far as there is room (a
+        warning when it cannot be made whole; it is tried again after each call)."""
+        try:
+            size = self.reserve.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        except OSError:
+            return
+        if size >= self.reserve_bytes:
+            self._reserve_short = False
+            return
+        try:
+            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while size < self.reserve_bytes:  # in steps: what fits is kept
+                    step = min(_RESERVE_STEP, self.reserve_bytes - size)
+                    os.posix_fallocate(fd, size, step)
+                    size += step
+            finally:
+                os.close(fd)
+            self._reserve_short = False
+        except OSError as exc:
+            if not self._reserve_short:
+                log.warning(
+                    "the explanation store's reserve %s has %d of %d bytes (%s); a DELETE "
+                    "on a full disk may fail until there is room",
+                    self.reserve,
+                    size,
+                    self.reserve_bytes,
+                    exc,
+                )
+            self._reserve_short = True
 
 
 class _PgCursor:
@@ -324,6 +501,11 @@ class PostgresRepository(Repository):
                 yield _PgCursor(conn)
         except self._psycopg.IntegrityError:
             raise  # a duplicate id: the caller's Conflict
+        except self._psycopg.errors.DiskFull as exc:
+            raise StoreFull(
+                f"the explanation store is full (PostgreSQL: {exc}): delete explanations or "
+                "give the database more space"
+            ) from exc
         except self._psycopg.OperationalError as exc:
             broken = True
             raise StoreUnavailable(f"PostgreSQL store: {exc}") from exc
@@ -350,6 +532,7 @@ def open_repository(config: StoreConfig) -> Repository:
     if config.backend == "sqlite":
         return SQLiteRepository(config.sqlite_path)
     raise StoreUnavailable(
-        "the explanation store is off: set SCORING_STORE_PATH (SQLite) or "
-        "SCORING_DATABASE_URL (PostgreSQL)"
+        "the explanation store is off (SCORING_STORE_PATH is empty): this service keeps "
+        "no explanations; set SCORING_STORE_PATH to a SQLite file or SCORING_DATABASE_URL "
+        "to a PostgreSQL database to switch it on"
     )

@@ -66,17 +66,39 @@ class ExplanationStore:
                 self._repository.close()
                 self._repository = None
 
+    def _call(self, operation: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The repository's method ``name``; a failure of the database (a 503 or 507: a full
+        disk, a read-only file system, a lock held too long, ...) is logged as a warning
+        before it is answered. (A store that cannot be opened is logged by :meth:`open`,
+        once per reason.)"""
+        method = getattr(self.open(), name)
+        try:
+            return method(*args, **kwargs)
+        except StoreUnavailable as exc:
+            log.warning("explanation store: %s failed (%d): %s", operation, exc.status, exc)
+            raise
+
     def add(self, record: NewRecord) -> dict[str, Any]:
-        return self.open().add(record)
+        what = f"upload of {record.id!r} to run {record.run_id!r}"
+        result: dict[str, Any] = self._call(what, "add", record)
+        return result
 
     def runs(self) -> list[dict[str, Any]]:
-        return self.open().runs()
+        result: list[dict[str, Any]] = self._call("listing the runs", "runs")
+        return result
 
     def list(self, run_id: str, **filters: Any) -> list[dict[str, Any]]:
-        return self.open().list(run_id, **filters)
+        result: list[dict[str, Any]] = self._call(
+            f"listing run {run_id!r}", "list", run_id, **filters
+        )
+        return result
 
     def find(self, run_id: str, **filters: Any) -> tuple[dict[str, Any], bytes, bytes | None]:
-        return self.open().find(run_id, **filters)
+        result: tuple[dict[str, Any], bytes, bytes | None] = self._call(
+            f"download from run {run_id!r}", "find", run_id, **filters
+        )
+        return result
 
     def delete(self, run_id: str, explanation_id: str | None = None) -> int:
-        return self.open().delete(run_id, explanation_id)
+        what = f"{explanation_id!r} of run {run_id!r}" if explanation_id else f"run {run_id!r}"
+        return int(self._call(f"deleting {what}", "delete", run_id, explanation_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +33,11 @@ ARGS = [
 KEY = "dashboard-key"
 RUN = "seed-run"
 ROWS = 60
-#: Screenshots of every view (kept after the run; gitignored).
+#: Screenshots of every view (kept after the run, outside the checkout).
 ARTIFACTS = Path(
-    os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+    os.environ.get(
+        "TEST_ARTIFACTS", Path(tempfile.gettempdir()) / "scoring-explainers-test-artifacts"
+    )
 )
 
 

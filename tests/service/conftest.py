@@ -116,7 +116,7 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("wb"),
         env=full_env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=tmp,  # the store's default file (data/explanations.sqlite3) lands in tmp
     )
     sock.close()
     # our copy is closed: once the server exits, connections are refused, not left waiting
