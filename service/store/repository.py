@@ -30,7 +30,7 @@ log = logging.getLogger("service.store")
 T = TypeVar("T")
 
 #: Bytes the SQLite store keeps allocated next to its file, released for a DELETE on a
-#: full disk (deleting 99 explanations of 300 kB each writes 57 kB of log).
+#: full disk (deleting 20 explanations of ~280 kB writes 33 kB of log).
 RESERVE_BYTES = 4 * 2**20
 _RESERVE_STEP = 64 * 2**10
 #: Bytes an upload must leave free on the SQLite store's disk (else a 507).
@@ -230,11 +230,11 @@ class SQLiteRepository(Repository):
     deleting fails for want of space, the reserve is released, the call tried once more,
     and the reserve made again as far as there is room (once the call is through, its
     space is free again). A ``DELETE`` overwrites only the pages it changes anyway
-    (``secure_delete=FAST``: deleting 99 explanations of 300 kB each writes 57 kB of log,
-    where SQLite's default on Debian, ``ON``, writes 30 MB); the freed pages keep their old
-    bytes until they are reused. An
-    upload is refused (:class:`StoreFull`) when it would leave less than
-    ``headroom_bytes`` free on the disk, so that uploads alone never fill it.
+    (``secure_delete=FAST``: deleting 20 explanations of ~280 kB writes 33 kB of log, where
+    SQLite's default on Debian, ``ON``, writes 5.7 MB); the freed pages keep their old
+    bytes until they are reused. An upload is refused (:class:`StoreFull`) when it would
+    leave less than ``headroom_bytes`` free on the disk, so that uploads alone never fill
+    it.
     """
 
     _integrity_errors = (sqlite3.IntegrityError,)
