@@ -19,7 +19,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 from litestar.types import (
     ASGIApp,
     HTTPScope,
@@ -37,10 +37,11 @@ from scoring_explainers import InputError, ScoringExplainersError
 from scoring_explainers._version import __version__
 
 from .dashboard import create_dashboard_router, is_dashboard_path
-from .payload import BodyTooLarge, MalformedBody
+from .payload import BodyTooLarge, MalformedBody, check_size
 from .runtime import NotReady, ScoringRuntime, encode
 from .schemas import (
     SCORE_REQUEST_SCHEMA,
+    V2_INFER_REQUEST_SCHEMA,
     ErrorBody,
     ModelReadyBody,
     ReadyBody,
@@ -51,7 +52,7 @@ from .schemas import (
 )
 from .settings import Settings
 from .store import ExplanationStore, StoreConfig, StoreError, create_store_router
-from .v2 import InferenceRequest, rows_from_v2, v2_outputs
+from .v2 import InferenceRequest, decode_v2, rows_from_v2, v2_outputs
 
 __all__ = ["create_app"]
 
@@ -107,17 +108,36 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     )
 
 
-async def _score(runtime: ScoringRuntime, body: bytes, top_k: int | None) -> bytes:
+def _append(body: bytes | bytearray, chunk: bytes) -> bytes | bytearray:
+    """``body + chunk``: the first chunk as it came (most bodies are one), then a buffer
+    grown in place, so a large body is held once (not as chunks and their join)."""
+    if not body:
+        return chunk
+    if isinstance(body, bytes):
+        body = bytearray(body)
+    body += chunk
+    return body
+
+
+async def _read_body(request: Request[Any, Any, Any]) -> bytes | bytearray:
+    """The request's body (Litestar's size limit applies), held once: see ``_append``."""
+    body: bytes | bytearray = b""
+    async for chunk in request.stream():
+        if chunk:
+            body = _append(body, chunk)
+    return body
+
+
+async def _score(runtime: ScoringRuntime, body: bytes | bytearray, top_k: int | None) -> bytes:
     """A ``/score`` body's answer, encoded: cheap requests on the event loop, others in a
-    worker thread."""
+    worker thread; a large body is parsed in one of the runtime's parse slots."""
     if len(body) <= INLINE_PARSE_BYTES:
         matrix = runtime.parse(body)
         if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
             return encode(runtime.respond(matrix, top_k))
-        result = await anyio.to_thread.run_sync(runtime.respond, matrix, top_k)
     else:
-        result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
-    return encode(result)
+        matrix = await runtime.parse_slots.run(runtime.parse, body)
+    return encode(await anyio.to_thread.run_sync(runtime.respond, matrix, top_k))
 
 
 def _status_for(exc: Exception) -> int:
@@ -171,6 +191,19 @@ class _ScoreOperation(Operation):
             required=True,
             description='Rows to score: {"data": [[...]]}, records, or pandas to_json().',
             content={"application/json": OpenAPIMediaType(schema=_schema(SCORE_REQUEST_SCHEMA))},
+        )
+
+
+@dataclass
+class _V2InferOperation(Operation):
+    """OpenAPI operation of ``POST /v2/models/{name}/infer`` (its body is parsed by the
+    handler, see ``decode_v2``)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="An Open Inference (V2) inference request.",
+            content={"application/json": OpenAPIMediaType(schema=_schema(V2_INFER_REQUEST_SCHEMA))},
         )
 
 
@@ -297,21 +330,19 @@ class _LeanScore:
             return _DECLINED
         return top_k
 
-    async def _body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
+    async def _body(self, receive: Receive) -> bytes | bytearray:
+        body: bytes | bytearray = b""
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise _Disconnected
             chunk = cast(bytes, message.get("body", b""))
             if chunk:
-                size += len(chunk)
-                if size > self.max_body_bytes:  # a chunked body without Content-Length
+                if len(body) + len(chunk) > self.max_body_bytes:  # chunked, no Content-Length
                     raise HTTPException(status_code=413, detail="Request Entity Too Large")
-                chunks.append(chunk)
+                body = _append(body, chunk)
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, top_k: int | None) -> None:
         start = time.perf_counter()
@@ -471,7 +502,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     ) -> Response[bytes]:
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
-        return Response(await _score(runtime, await request.body(), top_k), media_type=JSON)
+        return Response(await _score(runtime, await _read_body(request), top_k), media_type=JSON)
 
     @get("/healthz", tags=["probes"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -578,22 +609,37 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         }
         return Response(encode(body), media_type=JSON)
 
+    def parse_v2(body: bytes | bytearray) -> tuple[InferenceRequest, Any]:
+        """A V2 body (checked for size before it is parsed) and its rows; the request is
+        returned without its inputs' data."""
+        explainer = runtime.explainer
+        check_size(body, explainer.n_features, settings.max_rows)
+        request = decode_v2(body)
+        matrix = rows_from_v2(request, explainer.features, max_rows=settings.max_rows)
+        request.inputs = []  # the data's Python objects can go now
+        return request, matrix
+
     @post(
         "/v2/models/{name:str}/infer",
         status_code=200,
         tags=["v2"],
         summary="Inference with local importances",
+        operation_class=_V2InferOperation,
         responses=_docs(V2InferenceResponse, 400, 401, 404, 413, 422, 503),
     )
-    async def v2_infer(name: FromPath[str], data: JSONBody[InferenceRequest]) -> Response[bytes]:
+    async def v2_infer(name: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
         _check_model(name)
+        body = await _read_body(request)
+        if len(body) <= INLINE_PARSE_BYTES:
+            data, matrix = parse_v2(body)
+        else:
+            data, matrix = await runtime.parse_slots.run(parse_v2, body)
+        del body
         top_k = (data.parameters or {}).get("top_k")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
             raise InputError("parameters.top_k must be an integer")
 
         def work() -> dict[str, Any]:
-            explainer = runtime.explainer
-            matrix = rows_from_v2(data, explainer.features, max_rows=settings.max_rows)
             result = runtime.score_matrix(matrix)
             body: dict[str, Any] = {
                 "model_name": model_name,
@@ -651,4 +697,5 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     )
     app.lean_score = _LeanScore(runtime, api_key, settings.max_body_bytes)
     app.observe_request = runtime.metrics.observe_request
+    app.state.parse_slots = runtime.parse_slots  # explanation uploads share the bound
     return app

@@ -17,7 +17,7 @@ from scoring_explainers.runtime import FORMAT_VERSION, load
 from scoring_explainers.scoring import ScoreResult, ScoringExplainer
 
 from .metrics import Metrics
-from .payload import decode, rows_from_payload
+from .payload import ParseSlots, check_size, parse_rows
 from .settings import Settings
 
 __all__ = ["NotReady", "ScoringRuntime"]
@@ -71,6 +71,8 @@ class ScoringRuntime:
         self.load_seconds: float | None = None
         self._seconds_per_row = float("inf")  # until measured: always off the event loop
         self.load_error: str | None = None
+        #: Bounds the large bodies (/score, /v2, explanation uploads) parsed at once.
+        self.parse_slots = ParseSlots(settings.max_concurrent_parses)
 
     @property
     def ready(self) -> bool:
@@ -147,11 +149,12 @@ class ScoringRuntime:
         """Whether scoring ``n_rows`` is expected to take under ``INLINE_SECONDS``."""
         return self._seconds_per_row * n_rows < INLINE_SECONDS
 
-    def parse(self, raw: bytes | str) -> np.ndarray:
-        """A ``/score`` body as a float matrix in feature order."""
-        return rows_from_payload(
-            decode(raw), self.explainer.features, max_rows=self.settings.max_rows
-        )
+    def parse(self, raw: bytes | bytearray | str) -> np.ndarray:
+        """A ``/score`` body as a float matrix in feature order. A body larger than any
+        request the artifact can take is refused before it is parsed (``check_size``)."""
+        explainer = self.explainer
+        check_size(raw, explainer.n_features, self.settings.max_rows)
+        return parse_rows(raw, explainer.features, max_rows=self.settings.max_rows)
 
     def respond(self, matrix: np.ndarray, top_k: int | None = None) -> dict[str, Any]:
         """Score rows; the ``/score`` response as a dict of arrays."""

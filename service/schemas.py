@@ -148,6 +148,45 @@ class V2ModelMetadata(msgspec.Struct):
     parameters: dict[str, Any] | None = None
 
 
+_PARAMETERS: dict[str, Any] = {"type": ["object", "null"]}
+
+V2_INFER_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "InferenceRequest",
+    "description": (
+        "One [n_rows, n_features] input, or one [n_rows] (or [n_rows, 1]) input per feature "
+        "named after it; data row-major, flat or nested; numbers, null for a missing value "
+        "(true/false in a BOOL input). parameters.top_k adds each row's top features."
+    ),
+    "required": ["inputs"],
+    "properties": {
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "datatype": {"type": "string"},
+                    "data": {"type": "array", "items": {}},
+                    "parameters": _PARAMETERS,
+                },
+            },
+        },
+        "id": {"type": ["string", "null"]},
+        "parameters": _PARAMETERS,
+        "outputs": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "parameters": _PARAMETERS},
+            },
+        },
+    },
+}
+
 SCORE_REQUEST_SCHEMA: dict[str, Any] = {
     "oneOf": [
         {

@@ -54,6 +54,10 @@ class Settings:
     max_body_bytes: int = 10 * 2**20
     """Largest request body in bytes; more is a 413."""
 
+    max_concurrent_parses: int = 2
+    """Request bodies over 64 KiB (``/score``, ``/v2``) and explanation uploads parsed at
+    once; more wait for a turn holding only their bytes. Bounds the memory of parsing."""
+
     ort_threads: int = 1
     """onnxruntime intra-op threads of the model's session (shared by all requests; 1 keeps
     latency flat under concurrent load)."""
@@ -123,6 +127,7 @@ class Settings:
             "workers",
             "max_rows",
             "max_body_bytes",
+            "max_concurrent_parses",
             "ort_threads",
             "top_k_max",
             "load_retry_seconds",

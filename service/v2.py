@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -11,9 +13,22 @@ import numpy as np
 from scoring_explainers import InputError
 from scoring_explainers.scoring import ScoreResult
 
-from .payload import BodyTooLarge
+from .payload import (
+    BodyTooLarge,
+    MalformedBody,
+    check_unique_keys,
+    first_non_number,
+    not_a_number,
+)
 
-__all__ = ["InferenceRequest", "RequestInput", "RequestOutput", "rows_from_v2", "v2_outputs"]
+__all__ = [
+    "InferenceRequest",
+    "RequestInput",
+    "RequestOutput",
+    "decode_v2",
+    "rows_from_v2",
+    "v2_outputs",
+]
 
 _NUMERIC = {
     "BOOL",
@@ -30,6 +45,9 @@ _NUMERIC = {
     "FP64",
 }
 OUTPUT_NAMES = ("predictions", "probabilities", "local_importance_values", "expected_values")
+#: What a tensor's values may be: numbers and null, and also true/false in a BOOL tensor.
+_NUMBERS: frozenset[type] = frozenset({int, float, type(None)})
+_BOOLS = _NUMBERS | {bool}
 
 
 class RequestInput(msgspec.Struct):
@@ -57,7 +75,68 @@ class InferenceRequest(msgspec.Struct):
     outputs: list[RequestOutput] | None = None
 
 
-def _tensor(item: RequestInput, max_values: int) -> np.ndarray:
+def decode_v2(body: bytes | bytearray) -> InferenceRequest:
+    """Parse a ``/v2/models/{name}/infer`` body as strictly as ``/score``'s: a 400
+    (:class:`MalformedBody`) for text that is not JSON, nesting too deep, a repeated key
+    in an object, or a body that is not an inference request.
+
+    Duplicate keys: as in :func:`service.payload.decode`, the standard library's second
+    parse is skipped when the quotes of the text number exactly twice the strings the
+    request is known to hold (its keys, names and datatypes).
+    """
+    if not body:
+        raise MalformedBody('empty body: send {"inputs": [...]}')
+    try:
+        request = msgspec.json.decode(body, type=InferenceRequest)
+    except RecursionError as exc:
+        raise MalformedBody("JSON nested too deeply") from exc
+    except msgspec.ValidationError as exc:
+        raise MalformedBody(f"not an inference request: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+    if body.count(b'"') != 2 * _strings(request):
+        check_unique_keys(body)
+    return request
+
+
+def _object_strings(obj: dict[str, Any]) -> int:
+    return len(obj) + sum(isinstance(v, str) for v in obj.values())
+
+
+def _strings(request: InferenceRequest) -> int:
+    """Strings the text of ``request`` holds for sure, each a distinct one of the text: the
+    keys of the fields that are set, names, datatypes and the first level of parameters."""
+    n = 1 + 6 * len(request.inputs)  # inputs; name, shape, datatype, data and two values
+    for item in request.inputs:
+        if item.parameters is not None:
+            n += 1 + _object_strings(item.parameters)
+    if request.id is not None:
+        n += 2
+    if request.parameters is not None:
+        n += 1 + _object_strings(request.parameters)
+    if request.outputs is not None:
+        n += 1
+        for output in request.outputs:
+            n += 2
+            if output.parameters is not None:
+                n += 1 + _object_strings(output.parameters)
+    return n
+
+
+def _flat(item: RequestInput) -> list[Any]:
+    """The tensor's values, row-major: its ``data`` flat, or nested lists flattened."""
+    data = item.data
+    while data and type(data[0]) is list:
+        width = len(data[0])
+        if any(type(d) is not list or len(d) != width for d in data):
+            raise InputError(f"input {item.name!r}: nested data must be lists of equal length")
+        data = list(chain.from_iterable(data))
+    return data
+
+
+def _tensor(item: RequestInput, max_values: int, position: Callable[[int], str]) -> np.ndarray:
+    """One input's values as float64 of its shape. ``position(k)`` names the k-th value
+    (row-major) in messages."""
     if item.datatype not in _NUMERIC:
         raise InputError(f"input {item.name!r}: datatype {item.datatype} is not numeric")
     if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in item.shape):
@@ -65,16 +144,20 @@ def _tensor(item: RequestInput, max_values: int) -> np.ndarray:
     expected = math.prod(item.shape)  # Python ints: no wrap-around
     if expected > max_values:
         raise BodyTooLarge(f"input {item.name!r}: {expected} values; the limit is {max_values}")
-    if any(isinstance(v, bool | str) for v in item.data):
-        raise InputError(f"input {item.name!r}: data must be numbers")
-    try:
-        flat = np.asarray(item.data, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"input {item.name!r}: data must be numbers") from exc
-    if flat.size != expected:
+    values = _flat(item)
+    if len(values) != expected:
         raise InputError(
-            f"input {item.name!r}: shape {item.shape} needs {expected} values, got {flat.size}"
+            f"input {item.name!r}: shape {item.shape} needs {expected} values, got {len(values)}"
         )
+    k = first_non_number(values, _BOOLS if item.datatype == "BOOL" else _NUMBERS)
+    if k >= 0:
+        raise InputError(f"input {item.name!r}, {position(k)}: {not_a_number(values[k])}")
+    try:
+        flat = np.asarray(values, dtype=np.float64)
+    except OverflowError as exc:  # an integer beyond float64
+        raise InputError(
+            f"input {item.name!r}: data must be numbers within the float64 range"
+        ) from exc
     return flat.reshape(item.shape)
 
 
@@ -91,7 +174,11 @@ def rows_from_v2(request: InferenceRequest, features: list[str], *, max_rows: in
             )
         if item.shape[0] > max_rows:
             raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
-        matrix = _tensor(item, max_rows * n_features)
+        matrix = _tensor(
+            item,
+            max_rows * n_features,
+            lambda k: f"row {k // n_features}, feature {features[k % n_features]!r}",
+        )
     else:
         by_name = {item.name: item for item in request.inputs}
         missing = [f for f in features if f not in by_name]
@@ -107,7 +194,9 @@ def rows_from_v2(request: InferenceRequest, features: list[str], *, max_rows: in
                 )
             if item.shape[0] > max_rows:
                 raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
-        columns = [_tensor(by_name[f], max_rows).reshape(-1) for f in features]
+        columns = [
+            _tensor(by_name[f], max_rows, lambda k: f"row {k}").reshape(-1) for f in features
+        ]
         if len({len(c) for c in columns}) != 1:
             raise InputError("per-feature inputs differ in length")
         matrix = np.stack(columns, axis=1)

@@ -1,6 +1,7 @@
 """``/explanations``: upload, list, download and delete explanations under a run id.
 
-Every database call runs in a worker thread; so do parsing and validating an upload.
+Every database call runs in a worker thread; so do parsing and validating an upload, in
+one of the service's parse slots (``app.state.parse_slots``: a bounded number at once).
 Errors carry their status (see :mod:`.errors`); bad input is a 400 (malformed body or
 parameters) or a 422 (an explanation that does not hold together), a store that is off or
 cannot be used a 503 and a full disk a 507, never a 500.
@@ -22,11 +23,12 @@ from litestar.params import FromPath, FromQuery
 
 from scoring_explainers import InputError
 
-from ..payload import BodyTooLarge
+from ..payload import BodyTooLarge, ParseSlots
 from ..schemas import ErrorBody, ExplanationDownload, ExplanationRecord, RunSummary
 from .config import StoreConfig
 from .records import (
     MAX_COMMENT,
+    NewRecord,
     check_comment,
     check_id,
     download_body,
@@ -135,6 +137,17 @@ async def _read_upload(request: Request[Any, Any, Any], limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _decode(
+    request: Request[Any, Any, Any], raw: bytes, run_id: str, top_k: int | None
+) -> NewRecord:
+    """``parse_upload`` in a worker thread, once one of the app's parse slots is free (the
+    slots bound the bodies decoded at once; without them, as soon as a thread is)."""
+    slots: ParseSlots | None = getattr(request.app.state, "parse_slots", None)
+    if slots is None:
+        return await anyio.to_thread.run_sync(lambda: parse_upload(raw, run_id, top_k=top_k))
+    return await slots.run(lambda: parse_upload(raw, run_id, top_k=top_k))
+
+
 def _too_large(size: int, limit: int) -> str:
     return (
         f"the upload has {size} bytes or more, over the store's limit of {limit} bytes "
@@ -235,11 +248,9 @@ class ExplanationController(Controller):
         # a store that cannot be opened answers 503 before the body is read
         await anyio.to_thread.run_sync(store.open)
         raw = await _read_upload(request, self.upload_limit)
-
-        def work() -> dict[str, Any]:
-            return store.add(parse_upload(raw, run_id, top_k=top_k))
-
-        return _json(await anyio.to_thread.run_sync(work), 201)
+        record = await _decode(request, raw, run_id, top_k)
+        del raw
+        return _json(await anyio.to_thread.run_sync(store.add, record), 201)
 
     @get(
         "/{run_id:str}",
