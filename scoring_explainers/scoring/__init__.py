@@ -6,7 +6,9 @@ Nothing here imports shap or scikit-learn; distilling (``from_model``) does, laz
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._base import ScoreResult, ScoringExplainer
 from ._onnx_model import OnnxModel
@@ -35,8 +37,14 @@ def save(
     return _save(explainer, directory, exist_ok=exist_ok)
 
 
-def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExplainer:
+def load(
+    directory: str | os.PathLike[str],
+    *,
+    threads: int = 1,
+    trusted_keys: Sequence[Any] | None = None,
+    allow_loop: bool = False,
+) -> ScoringExplainer:
     """Read an artifact; see :func:`scoring_explainers.artifact.load`."""
     from ..artifact import load as _load
 
-    return _load(directory, threads=threads)
+    return _load(directory, threads=threads, trusted_keys=trusted_keys, allow_loop=allow_loop)
