@@ -282,3 +282,55 @@ def test_the_service_loads_only_what_a_trusted_key_signed(signed, ridge, keys, t
     finally:
         server.stop()
 
+
+def test_the_chart_mounts_the_public_key_and_sets_trusted_keys(keys):
+    helm = pytest.importorskip("helm_python")
+    import yaml
+
+    chart = REPO / "helm" / "scoring-explainer"
+
+    def render(values: dict) -> dict[str, list[dict]]:
+        with helm.Chart.load(str(chart)) as loaded:
+            files = loaded.render(values, name="demo", namespace="scoring")
+        by_kind: dict[str, list[dict]] = {}
+        for path, text in files.items():
+            if not path.endswith("NOTES.txt"):
+                for doc in yaml.safe_load_all(text):
+                    if doc:
+                        by_kind.setdefault(doc["kind"], []).append(doc)
+        return by_kind
+
+    pem = keys["public"].read_text()
+    manifests = render({"signing": {"enabled": True, "publicKey": pem}})
+    config, trusted = manifests["ConfigMap"]
+    assert config["data"]["SCORING_TRUSTED_KEYS"] == "/etc/scoring/trusted-keys/signing.pub"
+    assert config["data"]["SCORING_ALLOW_LOOP"] == "false"
+    assert trusted["data"] == {"signing.pub": pem}
+    pod = manifests["Deployment"][0]["spec"]["template"]["spec"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "trusted-keys")
+    assert mount == {
+        "name": "trusted-keys",
+        "mountPath": "/etc/scoring/trusted-keys",
+        "readOnly": True,
+    }
+    volume = next(v for v in pod["volumes"] if v["name"] == "trusted-keys")
+    assert volume["configMap"]["name"] == trusted["metadata"]["name"]
+    from_secret = render({"signing": {"enabled": True, "existingSecret": "artifact-keys"}})
+    assert len(from_secret["ConfigMap"]) == 1
+    pod = from_secret["Deployment"][0]["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "trusted-keys")
+    assert volume["secret"]["secretName"] == "artifact-keys"
+    off = render({"settings": {"allowLoop": True}})
+    assert off["ConfigMap"][0]["data"]["SCORING_TRUSTED_KEYS"] == ""
+    assert off["ConfigMap"][0]["data"]["SCORING_ALLOW_LOOP"] == "true"
+    with pytest.raises(helm.HelmRenderError, match="signing.enabled needs signing.publicKey"):
+        render({"signing": {"enabled": True}})
+    # what the chart sets, the service reads
+    from service.settings import Settings
+
+    settings = Settings.from_env(off["ConfigMap"][0]["data"] | config["data"])
+    assert settings.trusted_key_paths == ["/etc/scoring/trusted-keys/signing.pub"]
+    assert settings.allow_loop is False
+    assert Settings.from_env({"SCORING_ALLOW_LOOP": "true"}).allow_loop is True
+    with pytest.raises(ValueError, match="SCORING_ALLOW_LOOP must be true or false"):
+        Settings.from_env({"SCORING_ALLOW_LOOP": "maybe"})
