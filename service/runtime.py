@@ -107,7 +107,12 @@ class ScoringRuntime:
         with self._lock:
             if self._explainer is None:
                 start = time.perf_counter()
-                explainer = load(self.settings.artifact, threads=self.settings.ort_threads)
+                explainer = load(
+                    self.settings.artifact,
+                    threads=self.settings.ort_threads,
+                    trusted_keys=self.settings.trusted_key_paths,
+                    allow_loop=self.settings.allow_loop,
+                )
                 manifest = json.loads((Path(self.settings.artifact) / "manifest.json").read_text())
                 self._seconds_per_row = _warm_up(explainer)
                 self.metrics.set_artifact(

@@ -13,6 +13,15 @@ ENV_PREFIX = "SCORING_"
 EMPTY_IS_A_VALUE = frozenset({"store_path"})
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """How the service runs. Each field is read from ``SCORING_<FIELD NAME IN CAPITALS>``.
@@ -72,6 +81,16 @@ class Settings:
     """While the artifact cannot be loaded the service stays up, not ready, logs the
     reason and tries again this often (0: try once)."""
 
+    trusted_keys: str = ""
+    """Comma-separated paths of Ed25519 public keys (PEM). When set, only an artifact whose
+    ``manifest.json.sig`` is a signature of its manifest by one of them is loaded; an
+    unsigned, wrongly signed or changed artifact keeps the service not ready with the
+    reason. Needs the ``cryptography`` package (in the ``serve`` extra)."""
+
+    allow_loop: bool = False
+    """Load artifacts whose ONNX graphs use ``Loop`` (refused by default: its number of
+    iterations can come from the request). ``true``/``false`` (also ``1``/``0``)."""
+
     store_path: str = "data/explanations.sqlite3"
     """SQLite file of the explanation store (``/explanations``, the dashboard), created with
     its directory at start-up; a relative path is taken from the working directory; empty
@@ -93,8 +112,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             variable = ENV_PREFIX + f.name.upper()
             raw = env.get(variable)
             if raw is None:
@@ -104,7 +121,9 @@ class Settings:
                     f"{variable} is set but empty: unset it for the default "
                     f"({f.default!r}) or give a value"
                 )
-            if f.type in ("int", int):
+            if f.type in ("bool", bool):
+                values[f.name] = _flag(variable, raw)
+            elif f.type in ("int", int):
                 try:
                     values[f.name] = int(raw)
                 except ValueError:
@@ -135,6 +154,12 @@ class Settings:
         ):
             if int(getattr(self, name)) < (0 if name in ("port", "load_retry_seconds") else 1):
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")
+
+    @property
+    def trusted_key_paths(self) -> list[str] | None:
+        """``trusted_keys`` as a list of paths; ``None`` when signatures are not checked."""
+        paths = [p.strip() for p in self.trusted_keys.split(",") if p.strip()]
+        return paths or None
 
     @property
     def name(self) -> str:

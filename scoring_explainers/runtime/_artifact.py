@@ -10,10 +10,19 @@ Layout of an artifact directory::
                     ``feature_map`` (n_raw, n_engineered) and importances are reported
                     for the raw features (``raw_features`` in the manifest)
 
-``load`` parses and audits everything before it builds anything: a missing file, a hash
-mismatch, an unknown format version or kind, an object array, or a shape that does not fit
-the manifest is one :class:`ArtifactError` naming the file and the problem. Files not named
-in the manifest are never read.
+    manifest.json.sig optional: an Ed25519 signature of manifest.json (see ``_signing``)
+
+``load`` parses and audits everything before it builds anything: a missing file, a file that
+is a symbolic link or not a regular file, a hash mismatch, a bad or missing signature (when
+trusted keys are given), an unknown format version or kind, a manifest that is not strict
+JSON, non-finite expected values, repeated names, an ONNX graph that could read files or run
+code other than onnxruntime's built-in operators (``_onnx_audit``), an array member whose
+header does not fit its bytes or the manifest (``_artifact_arrays``) is one
+:class:`ArtifactError` naming the file and the problem. Files not named in the manifest are
+never read.
+
+``python -m scoring_explainers.artifact keygen|sign|verify`` manages signatures (see
+``_artifact_cli``).
 
 Kinds are looked up in :data:`~scoring_explainers.runtime._registry.KINDS`, which every
 scoring explainer class with a ``kind`` joins when it is defined: this module imports no
@@ -25,11 +34,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
-import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,19 +51,26 @@ import numpy as np
 from .._errors import ArtifactError
 from .._version import __version__
 from ..explanation import json_native
+from ._artifact_arrays import ARRAYS, read_arrays
+from ._artifact_files import ArtifactDirectory
 from ._base import ScoringExplainer
+from ._onnx_audit import audit_onnx
 from ._onnx_model import OnnxModel, OnnxTransform
 from ._registry import KINDS
+from ._signing import SIGNATURE, TrustedKey
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "VerifiedArtifact", "load", "read_verified", "save"]
 
 #: Integer version of the on-disk format this library writes and reads.
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL = "model.onnx"
-ARRAYS = "arrays.npz"
 PREPROCESS = "preprocess.onnx"
 FEATURE_MAP = "feature_map"
+#: Largest manifest accepted.
+MAX_MANIFEST_BYTES = 64 * 2**20
+#: Largest ONNX file accepted (protobuf cannot hold more in one message).
+MAX_ONNX_BYTES = 2**31 - 1
 
 _TASKS = ("classification", "regression")
 _SPACES = ("probability", "log_odds", "raw")
@@ -121,6 +140,9 @@ def save(
     files = {MODEL: model_bytes, ARRAYS: _npz_bytes(arrays)}
     if preprocessor is not None:
         files[PREPROCESS] = preprocessor.model_bytes
+    for name in (MODEL, PREPROCESS):  # never write what load would refuse (Loop aside)
+        if name in files:
+            audit_onnx(files[name], file=name, allow_loop=True)
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": explainer.kind,
@@ -161,13 +183,71 @@ def _require(cond: bool, file: str, problem: str) -> None:
         raise ArtifactError(file, problem)
 
 
-def _read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
-    _require(path.is_file(), MANIFEST, f"missing in {root}")
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
+
+
+def _finite(value: float) -> bool:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float64
+        return False
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        raise ValueError(f"repeated keys {sorted(k for k, n in counts.items() if n > 1)}")
+    return result
+
+
+def _parse_json(data: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity literals, no overflowing numbers, no repeated keys."""
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicate_keys,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ArtifactError(MANIFEST, f"not valid JSON: {exc}") from exc
+
+
+def _repeated(values: list[Any], at_most: int = 10) -> list[Any]:
+    """The first ``at_most`` values that occur more than once (JSON equality)."""
+    seen: set[str] = set()
+    repeated: dict[str, Any] = {}
+    for value in values:
+        key = json.dumps(value, sort_keys=True)
+        if key in seen and len(repeated) < at_most:
+            repeated.setdefault(key, value)
+        seen.add(key)
+    return list(repeated.values())
+
+
+def _names(manifest: dict[str, Any], key: str, default: Any = None) -> list[str]:
+    names = manifest.get(key, default)
+    _require(
+        isinstance(names, list) and len(names) > 0 and all(isinstance(f, str) for f in names),
+        MANIFEST,
+        f"{key} must be a non-empty list of names",
+    )
+    repeated = _repeated(names)
+    _require(not repeated, MANIFEST, f"{key} names {repeated} more than once")
+    return names
+
+
+def _read_manifest(data: bytes) -> dict[str, Any]:
+    manifest = _parse_json(data)
     _require(isinstance(manifest, dict), MANIFEST, "must be a JSON object")
     version = manifest.get("format_version")
     _require(
@@ -181,7 +261,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
         f"unknown format version {version} (this library reads version {FORMAT_VERSION})",
     )
     _require(
-        manifest.get("kind") in KINDS,
+        isinstance(manifest.get("kind"), str) and manifest["kind"] in KINDS,
         MANIFEST,
         f"unknown explainer kind {manifest.get('kind')!r} (known: {sorted(KINDS)})",
     )
@@ -189,14 +269,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     _require(
         manifest.get("output_space") in _SPACES, MANIFEST, f"output_space must be one of {_SPACES}"
     )
-    features = manifest.get("features")
-    _require(
-        isinstance(features, list)
-        and len(features) > 0
-        and all(isinstance(f, str) for f in features),
-        MANIFEST,
-        "features must be a non-empty list of names",
-    )
+    features = _names(manifest, "features")
     classes = manifest.get("classes")
     if manifest["task"] == "classification":
         _require(
@@ -204,27 +277,31 @@ def _read_manifest(root: Path) -> dict[str, Any]:
             MANIFEST,
             "a classifier needs a list of at least two classes",
         )
+        repeated = _repeated(classes)
+        _require(not repeated, MANIFEST, f"classes names {repeated} more than once")
     expected = manifest.get("expected_values")
     n_outputs = len(classes) if manifest["task"] == "classification" else 1
     _require(
         isinstance(expected, list)
         and len(expected) == n_outputs
-        and all(isinstance(v, int | float) for v in expected),
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in expected),
         MANIFEST,
         f"expected_values must be {n_outputs} number(s)",
     )
+    _require(
+        all(_finite(v) for v in expected),
+        MANIFEST,
+        f"expected_values must be finite float64 numbers, not {expected}",
+    )
     files = manifest.get("files")
     _require(
-        isinstance(files, dict) and set(files) - {PREPROCESS} == {MODEL, ARRAYS},
+        isinstance(files, dict)
+        and set(files) - {PREPROCESS} == {MODEL, ARRAYS}
+        and all(isinstance(d, str) for d in files.values()),
         MANIFEST,
         f"files must list {MODEL} and {ARRAYS} (and optionally {PREPROCESS}) with their SHA-256",
     )
-    raw = manifest.get("raw_features", features)
-    _require(
-        isinstance(raw, list) and len(raw) > 0 and all(isinstance(f, str) for f in raw),
-        MANIFEST,
-        "raw_features must be a non-empty list of names",
-    )
+    raw = _names(manifest, "raw_features", features)
     _require(
         PREPROCESS in files or raw == features,
         MANIFEST,
@@ -244,10 +321,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_verified(root: Path, name: str, digest: str) -> bytes:
-    path = root / name
-    _require(path.is_file(), name, f"missing in {root}")
-    data = path.read_bytes()
+def _check_digest(name: str, data: bytes, digest: str) -> bytes:
     actual = _sha256(data)
     _require(
         actual == digest,
@@ -258,63 +332,83 @@ def _read_verified(root: Path, name: str, digest: str) -> bytes:
     return data
 
 
-def _read_arrays(data: bytes, shapes: dict[str, tuple[int | None, ...]]) -> dict[str, np.ndarray]:
-    try:  # members are written uncompressed; a compressed one could be a zip bomb
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            packed = [
-                i.filename for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED
-            ]
-    except zipfile.BadZipFile as exc:
-        raise ArtifactError(ARRAYS, f"not a readable .npz archive: {exc}") from exc
-    _require(not packed, ARRAYS, f"compressed members {packed} are not accepted")
-    try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(ARRAYS, f"not a readable .npz archive: {exc}") from exc
-    with archive:
-        names = set(archive.files)
-        _require(
-            names == set(shapes),
-            ARRAYS,
-            f"members {sorted(names)} do not match the expected {sorted(shapes)}",
-        )
-        arrays: dict[str, np.ndarray] = {}
-        for name in sorted(names):
+@dataclass(frozen=True)
+class VerifiedArtifact:
+    """An artifact's files as read once by :func:`read_verified`, every check passed."""
+
+    manifest_bytes: bytes
+    """The exact bytes of ``manifest.json`` (what a signature covers)."""
+    manifest: dict[str, Any]
+    """The parsed, checked manifest."""
+    files: dict[str, bytes]
+    """Every other file the manifest names, its SHA-256 checked."""
+    signed_by: str | None
+    """The id of the trusted key that signed the manifest (``None`` without keys)."""
+
+
+def read_verified(
+    directory: str | os.PathLike[str], *, trusted_keys: Sequence[TrustedKey] | None = None
+) -> VerifiedArtifact:
+    """Read an artifact's manifest and files, each checked, each read once.
+
+    Parameters
+    ----------
+    directory : path
+        The artifact directory (it may be a symbolic link; its files may not).
+    trusted_keys : sequence of path, bytes or public key, optional
+        When given, ``manifest.json.sig`` must be a signature of the manifest's exact bytes
+        by one of these Ed25519 public keys; those same bytes are then parsed.
+
+    Returns
+    -------
+    VerifiedArtifact
+
+    Raises
+    ------
+    ArtifactError
+        Naming the file and the problem.
+    """
+    keys = None
+    if trusted_keys is not None:
+        from ._signing import trusted_keys_from
+
+        if isinstance(trusted_keys, str | bytes | os.PathLike):  # one key, not a list
+            trusted_keys = [trusted_keys]
+        keys = trusted_keys_from(trusted_keys)  # a key that cannot be read fails first
+    signed_by = None
+    with ArtifactDirectory(directory) as root:
+        manifest_bytes = root.read(MANIFEST, max_bytes=MAX_MANIFEST_BYTES)
+        if keys is not None:
+            from ._signing import MAX_SIGNATURE_BYTES, verify_manifest
+
             try:
-                array = archive[name]
-            except ValueError as exc:
-                raise ArtifactError(
-                    ARRAYS,
-                    f"member {name!r} is an object array; artifacts hold numeric arrays only",
-                ) from exc
-            _require(
-                array.dtype.kind in "biuf",
-                ARRAYS,
-                f"member {name!r} has non-numeric dtype {array.dtype}",
+                signature = root.read(SIGNATURE, max_bytes=MAX_SIGNATURE_BYTES)
+            except ArtifactError as exc:
+                if exc.problem.startswith("missing"):
+                    raise ArtifactError(
+                        SIGNATURE, "missing: the artifact is not signed, and trusted keys are set"
+                    ) from exc
+                raise
+            signed_by = verify_manifest(manifest_bytes, signature, keys)
+        manifest = _read_manifest(manifest_bytes)
+        files = {
+            name: _check_digest(
+                name,
+                root.read(name, max_bytes=None if name == ARRAYS else MAX_ONNX_BYTES),
+                digest,
             )
-            want = shapes[name]
-            fits = array.ndim == len(want) and all(
-                w is None or w == a for w, a in zip(want, array.shape, strict=True)
-            )
-            _require(
-                fits,
-                ARRAYS,
-                f"member {name!r} has shape {array.shape}, expected "
-                f"{tuple('any' if w is None else w for w in want)}",
-            )
-            if array.dtype.kind == "f":
-                # background rows may hold missing values (NaN) for models that take them
-                finite = ~np.isinf(array) if name == "background" else np.isfinite(array)
-                _require(
-                    bool(np.all(finite)),
-                    ARRAYS,
-                    f"member {name!r} holds non-finite values",
-                )
-            arrays[name] = array
-    return arrays
+            for name, digest in manifest["files"].items()
+        }
+    return VerifiedArtifact(manifest_bytes, manifest, files, signed_by)
 
 
-def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExplainer:
+def load(
+    directory: str | os.PathLike[str],
+    *,
+    threads: int = 1,
+    trusted_keys: Sequence[TrustedKey] | None = None,
+    allow_loop: bool = False,
+) -> ScoringExplainer:
     """Read an artifact written by :func:`save`.
 
     Parameters
@@ -322,42 +416,47 @@ def load(directory: str | os.PathLike[str], *, threads: int = 1) -> ScoringExpla
     directory : path
     threads : int, default=1
         onnxruntime intra-op threads for the loaded model.
+    trusted_keys : sequence of path, bytes or public key, optional
+        Ed25519 public keys (PEM files, PEM/DER bytes or ``cryptography`` key objects).
+        When given, the artifact must carry ``manifest.json.sig``, a signature of its
+        manifest by one of them; unsigned, wrongly signed or changed artifacts are refused.
+        Needs the ``cryptography`` package.
+    allow_loop : bool, default=False
+        Accept ONNX ``Loop`` operators, whose number of iterations can come from the
+        request (refused by default).
 
     Raises
     ------
     ArtifactError
         Naming the file and the problem; nothing is built from an artifact that fails a
-        check.
+        check, and no ONNX graph reaches onnxruntime before it passed the audit.
     """
-    root = Path(directory)
-    _require(root.is_dir(), str(root), "no such artifact directory")
-    manifest = _read_manifest(root)
+    verified = read_verified(directory, trusted_keys=trusted_keys)
+    manifest, files = verified.manifest, verified.files
+    for name in (MODEL, PREPROCESS):
+        if name in files:
+            audit_onnx(files[name], file=name, allow_loop=allow_loop)
     cls = KINDS[manifest["kind"]]
-    model_bytes = _read_verified(root, MODEL, manifest["files"][MODEL])
-    array_bytes = _read_verified(root, ARRAYS, manifest["files"][ARRAYS])
     n_features = len(manifest["features"])
     n_outputs = len(manifest["expected_values"])
     settings = manifest.get("settings", {})
     shapes = cls._array_shapes(settings, n_features, n_outputs)
     mapped: dict[str, Any] = {}
-    if PREPROCESS in manifest["files"]:
+    if PREPROCESS in files:
         raw = manifest["raw_features"]
         shapes = {**shapes, FEATURE_MAP: (len(raw), n_features)}
         mapped["preprocessor"] = OnnxTransform(
-            _read_verified(root, PREPROCESS, manifest["files"][PREPROCESS]),
-            n_inputs=len(raw),
-            n_outputs=n_features,
-            threads=threads,
+            files[PREPROCESS], n_inputs=len(raw), n_outputs=n_features, threads=threads
         )
         mapped["raw_features"] = raw
-    arrays = _read_arrays(array_bytes, shapes)
+    arrays = read_arrays(files[ARRAYS], shapes)
     if mapped:
         mapped["feature_map"] = arrays.pop(FEATURE_MAP)
         try:
             mapped["preprocessor"].transform(np.zeros((1, len(mapped["raw_features"]))))
         except Exception as exc:
             raise ArtifactError(PREPROCESS, f"does not take the raw features: {exc}") from exc
-    model = OnnxModel(model_bytes, task=manifest["task"], n_features=n_features, threads=threads)
+    model = OnnxModel(files[MODEL], task=manifest["task"], n_features=n_features, threads=threads)
     try:
         probe = model.outputs(np.zeros((1, n_features)))
     except Exception as exc:  # onnxruntime's own errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import numpy as np
@@ -19,14 +20,28 @@ PREDICTION_OUTPUT = "predictions"
 Task = Literal["classification", "regression"]
 
 
+#: Where onnxruntime looks for the external data of a model loaded from bytes: a path below
+#: a file that is not a directory, where no file can ever exist, so any external-data
+#: reference fails (the artifact audit refuses such graphs first; this is the second wall).
+NO_EXTERNAL_DATA_FOLDER = os.devnull
+
+
 def session_options(threads: int) -> ort.SessionOptions:
-    """Session options for per-request work: ``threads`` intra-op threads, no spinning."""
+    """Session options for per-request work: ``threads`` intra-op threads, no spinning.
+
+    Also: the bytes are always parsed as ONNX (never as onnxruntime's own ORT format, which
+    the artifact audit does not read), and external data can be read from nowhere.
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.load_model_format", "ONNX")
+    options.add_session_config_entry(
+        "session.model_external_initializers_file_folder_path", NO_EXTERNAL_DATA_FOLDER
+    )
     options.log_severity_level = 3
     return options
 

@@ -45,3 +45,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "scoring-explainer.storeClaimName" -}}
 {{- default (printf "%s-store" (include "scoring-explainer.fullname" .)) .Values.store.persistence.existingClaim -}}
 {{- end -}}
+
+{{- define "scoring-explainer.trustedKeyPath" -}}
+{{- if .Values.signing.enabled -}}
+{{- printf "/etc/scoring/trusted-keys/%s" .Values.signing.key -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "scoring-explainer.trustedKeysConfigMap" -}}
+{{- default (printf "%s-trusted-keys" (include "scoring-explainer.fullname" .)) .Values.signing.existingConfigMap -}}
+{{- end -}}
