@@ -36,9 +36,9 @@ EAGER = {
     "UnsupportedModelError": "scoring_explainers._errors",
 }
 LAZY = {
-    "TabularExplainer": "scoring_explainers.explainers.tabular",
-    "MimicExplainer": "scoring_explainers.explainers.mimic",
-    "PFIExplainer": "scoring_explainers.explainers.pfi",
+    "TabularExplainer": "scoring_explainers.explainers._tabular",
+    "MimicExplainer": "scoring_explainers.explainers._mimic",
+    "PFIExplainer": "scoring_explainers.explainers._pfi",
     "scoring_explainer_for": "scoring_explainers.distill._explainers",
     "LGBMExplainableModel": "scoring_explainers.surrogates",
     "LinearExplainableModel": "scoring_explainers.surrogates",
@@ -87,7 +87,7 @@ def test_import_scoring_explainers_imports_only_numpy_and_onnxruntime():
     assert not any(
         m.startswith(("scoring_explainers.distill", "scoring_explainers.explainers")) for m in ours
     )
-    assert report["cls"] == "scoring_explainers.explainers.tabular.TabularExplainer"
+    assert report["cls"] == "scoring_explainers.explainers._tabular.TabularExplainer"
     assert "scoring_explainers.distill" in report["after"]
 
 

@@ -16,9 +16,9 @@ from ..surrogates import (
     LinearExplainableModel,
     SGDExplainableModel,
 )
-from .mimic import MimicExplainer
-from .pfi import PFIExplainer
-from .tabular import TabularExplainer
+from ._mimic import MimicExplainer
+from ._pfi import PFIExplainer
+from ._tabular import TabularExplainer
 
 __all__ = [
     "DecisionTreeExplainableModel",
