@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._base import ScoreResult, ScoringExplainer
+from ._base import CancelToken, ExplanationCancelled, ScoreResult, ScoringExplainer
 from ._onnx_model import OnnxModel
 from .kernel import KernelScoringExplainer
 from .linear import LinearScoringExplainer
 from .tree import TreeScoringExplainer
 
 __all__ = [
+    "CancelToken",
+    "ExplanationCancelled",
     "KernelScoringExplainer",
     "LinearScoringExplainer",
     "OnnxModel",
