@@ -36,6 +36,7 @@ from scoring_explainers import InputError, ScoringExplainersError
 from scoring_explainers._version import __version__
 
 from .dashboard import create_dashboard_router, is_dashboard_path
+from .lifetime import ClientGone, DeadlineExceeded, RequestLifetime, run_in_worker
 from .payload import BodyTooLarge, MalformedBody
 from .runtime import NotReady, ScoringRuntime, encode
 from .schemas import (
@@ -104,16 +105,23 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     )
 
 
-async def _score(runtime: ScoringRuntime, body: bytes, top_k: int | None) -> bytes:
+async def _score(
+    runtime: ScoringRuntime,
+    body: bytes,
+    top_k: int | None,
+    lifetime: RequestLifetime,
+    receive: Receive,
+) -> bytes:
     """A ``/score`` body's answer, encoded: cheap requests on the event loop, others in a
-    worker thread."""
+    worker thread that stops at its next chunk when the client leaves or the deadline
+    passes (``ClientGone``, ``DeadlineExceeded``)."""
     if len(body) <= INLINE_PARSE_BYTES:
         matrix = runtime.parse(body)
         if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
             return encode(runtime.respond(matrix, top_k))
-        result = await anyio.to_thread.run_sync(runtime.respond, matrix, top_k)
+        result = await run_in_worker(lifetime, receive, runtime.respond, matrix, top_k)
     else:
-        result = await anyio.to_thread.run_sync(runtime.score_body, body, top_k)
+        result = await run_in_worker(lifetime, receive, runtime.score_body, body, top_k)
     return encode(result)
 
 
@@ -152,6 +160,18 @@ def _store_error(_: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
 
 def _not_ready(_: Request[Any, Any, Any], exc: NotReady) -> Response[bytes]:
     return _error(503, str(exc))
+
+
+def _deadline_exceeded(_: Request[Any, Any, Any], exc: DeadlineExceeded) -> Response[bytes]:
+    return _error(503, str(exc))
+
+
+#: Status recorded for a request whose client left before its answer (nothing is sent).
+CLIENT_GONE = 499
+
+
+def _client_gone(_: Request[Any, Any, Any], exc: ClientGone) -> Response[bytes]:
+    return Response(b"", status_code=CLIENT_GONE)
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -275,10 +295,17 @@ class _LeanScore:
     requests this path answers and by ``_Middleware`` for the others.
     """
 
-    def __init__(self, runtime: ScoringRuntime, api_key: bytes, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        runtime: ScoringRuntime,
+        api_key: bytes,
+        max_body_bytes: int,
+        request_timeout: float = 0,
+    ) -> None:
         self.runtime = runtime
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.request_timeout = request_timeout
 
     def top_k(self, scope: Scope) -> int | None:
         """The request's ``top_k`` if this path takes the request, else ``_DECLINED``."""
@@ -330,10 +357,11 @@ class _LeanScore:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, top_k: int | None) -> None:
         start = time.perf_counter()
         status = 500
+        lifetime = RequestLifetime(self.request_timeout)
         try:
             try:
                 body = await self._body(receive)
-                answer = await _score(self.runtime, body, top_k)
+                answer = await _score(self.runtime, body, top_k, lifetime, receive)
                 status = 200
             except ScoringExplainersError as exc:
                 status = _status_for(exc)
@@ -341,9 +369,12 @@ class _LeanScore:
             except HTTPException as exc:
                 status = exc.status_code
                 answer = encode({"error": str(exc.detail), "status": status})
-            except NotReady as exc:
+            except (NotReady, DeadlineExceeded) as exc:
                 status = 503
                 answer = encode({"error": str(exc), "status": status})
+            except ClientGone:
+                status = CLIENT_GONE
+                return  # nobody to answer; the work stopped at its next chunk
             except _Disconnected:
                 return  # nothing to answer; counted as a 500, as Litestar's path does
             except Exception:
@@ -451,7 +482,10 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     ) -> Response[bytes]:
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
-        return Response(await _score(runtime, await request.body(), top_k), media_type=JSON)
+        lifetime = RequestLifetime(settings.request_timeout_seconds)
+        body = await request.body()
+        answer = await _score(runtime, body, top_k, lifetime, request.receive)
+        return Response(answer, media_type=JSON)
 
     @get("/healthz", tags=["probes"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -565,16 +599,18 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         summary="Inference with local importances",
         responses=_docs(V2InferenceResponse, 400, 401, 404, 413, 422, 503),
     )
-    async def v2_infer(name: FromPath[str], data: JSONBody[InferenceRequest]) -> Response[bytes]:
+    async def v2_infer(
+        name: FromPath[str], data: JSONBody[InferenceRequest], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
         _check_model(name)
         top_k = (data.parameters or {}).get("top_k")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
             raise InputError("parameters.top_k must be an integer")
 
-        def work() -> dict[str, Any]:
+        def work(cancel: RequestLifetime) -> dict[str, Any]:
             explainer = runtime.explainer
             matrix = rows_from_v2(data, explainer.features, max_rows=settings.max_rows)
-            result = runtime.score_matrix(matrix)
+            result = runtime.score_matrix(matrix, cancel)
             body: dict[str, Any] = {
                 "model_name": model_name,
                 "id": data.id or str(uuid.uuid4()),
@@ -590,7 +626,9 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
                 body["parameters"]["top_k"] = {"features": names, "values": values}
             return body
 
-        return Response(encode(await anyio.to_thread.run_sync(work)), media_type=JSON)
+        lifetime = RequestLifetime(settings.request_timeout_seconds)
+        body = await run_in_worker(lifetime, request.receive, work)
+        return Response(encode(body), media_type=JSON)
 
     api_key = settings.api_key.encode()
     app = _Service(
@@ -615,6 +653,8 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             ScoringExplainersError: _input_error,
             InputError: _input_error,
             NotReady: _not_ready,
+            DeadlineExceeded: _deadline_exceeded,
+            ClientGone: _client_gone,
             HTTPException: _http_error,
             Exception: _internal,
         },
@@ -629,5 +669,7 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         state=State({"runtime": runtime, "settings": settings, "store": store}),
         debug=False,
     )
-    app.lean_score = _LeanScore(runtime, api_key, settings.max_body_bytes)
+    app.lean_score = _LeanScore(
+        runtime, api_key, settings.max_body_bytes, settings.request_timeout_seconds
+    )
     return app

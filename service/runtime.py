@@ -14,7 +14,7 @@ import orjson
 
 from scoring_explainers import InputError
 from scoring_explainers.artifact import FORMAT_VERSION, load
-from scoring_explainers.scoring import ScoreResult, ScoringExplainer
+from scoring_explainers.scoring import CancelToken, ScoreResult, ScoringExplainer
 
 from .metrics import Metrics
 from .payload import decode, rows_from_payload
@@ -134,9 +134,10 @@ class ScoringRuntime:
             raise InputError(f"top_k must be between 1 and {self.settings.top_k_max}")
         return top_k
 
-    def score_matrix(self, matrix: np.ndarray) -> ScoreResult:
+    def score_matrix(self, matrix: np.ndarray, cancel: CancelToken | None = None) -> ScoreResult:
+        """Score rows; ``cancel`` (a request's lifetime) stops the work at its next chunk."""
         timings: dict[str, float] = {}
-        result = self.explainer.score(matrix, timings=timings)
+        result = self.explainer.score(matrix, timings=timings, cancel=cancel)
         self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
         per_row = (timings["model"] + timings["explain"]) / len(matrix)
         # a running estimate; races between threads only blur it
@@ -153,10 +154,12 @@ class ScoringRuntime:
             decode(raw), self.explainer.features, max_rows=self.settings.max_rows
         )
 
-    def respond(self, matrix: np.ndarray, top_k: int | None = None) -> dict[str, Any]:
+    def respond(
+        self, matrix: np.ndarray, top_k: int | None = None, cancel: CancelToken | None = None
+    ) -> dict[str, Any]:
         """Score rows; the ``/score`` response as a dict of arrays."""
         top_k = self.check_top_k(top_k)
-        result = self.score_matrix(matrix)
+        result = self.score_matrix(matrix, cancel)
         body: dict[str, Any] = {
             "predictions": _labels(result.predictions),
             "local_importance_values": result.local_importance_values,
@@ -177,6 +180,8 @@ class ScoringRuntime:
             body["top_k"] = {"features": names, "values": values}
         return body
 
-    def score_body(self, raw: bytes | str, top_k: int | None = None) -> dict[str, Any]:
+    def score_body(
+        self, raw: bytes | str, top_k: int | None = None, cancel: CancelToken | None = None
+    ) -> dict[str, Any]:
         """Parse and score a ``/score`` body (what ``run()`` and large requests use)."""
-        return self.respond(self.parse(raw), top_k)
+        return self.respond(self.parse(raw), top_k, cancel)
