@@ -156,3 +156,110 @@ def test_the_deadline_stops_a_slow_request_with_a_503(deadline_server, many_rows
     )
     assert small.status_code == 200
     assert httpx.get(deadline_server.url + "/healthz", timeout=10).status_code == 200
+
+
+def _slow_graph() -> bytes:
+    """A regression graph whose cost the data decides: predictions = x0 + x1, plus 0 times
+    the sum of a k x k matrix product, k = |x[0, 0]|. Rows of zeros (the warm-up) cost
+    nothing; a row with x0 = 3500 costs seconds."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def constant(name: str, values: list, dtype: int = TensorProto.INT64) -> onnx.NodeProto:
+        tensor = helper.make_tensor(name, dtype, [len(values)], values)
+        return helper.make_node("Constant", [], [name], value=tensor)
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    nodes = [
+        constant("axis1", [1]),
+        constant("starts", [0, 0]),
+        constant("ends", [1, 1]),
+        constant("axes", [0, 1]),
+        constant("flat", [1]),
+        constant("zero", [0.0], TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["X", "axis1"], ["base"], keepdims=1),
+        helper.make_node("Slice", ["X", "starts", "ends", "axes"], ["x00"]),
+        helper.make_node("Abs", ["x00"], ["size"]),
+        helper.make_node("Cast", ["size"], ["k2"], to=TensorProto.INT64),
+        helper.make_node("Reshape", ["k2", "flat"], ["k"]),
+        helper.make_node("Concat", ["k", "k"], ["kk"], axis=0),
+        helper.make_node("ConstantOfShape", ["kk"], ["A"], value=one),
+        helper.make_node("MatMul", ["A", "A"], ["B"]),
+        helper.make_node("ReduceSum", ["B"], ["total"], keepdims=0),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+        helper.make_node("Add", ["base", "nothing"], ["predictions"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "data_decides_the_cost",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, [None, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def slow_graph_server(tmp_path_factory):
+    from scoring_explainers.scoring import KernelScoringExplainer, save
+
+    tmp = tmp_path_factory.mktemp("slow_graph")
+    explainer = KernelScoringExplainer.from_model(
+        _slow_graph(), np.zeros((1, 2)), nclusters=None, allow_missing=False, features=["a", "b"]
+    )
+    save(explainer, tmp / "artifact")
+    srv = start_server(tmp / "artifact", tmp)
+    yield srv
+    srv.stop()
+
+
+def test_a_graph_cheap_at_load_time_does_not_block_healthz(slow_graph_server):
+    """The warm-up (rows of zeros) says a one-row request costs microseconds; this row
+    costs seconds. Kernel requests never run on the event loop: /healthz is answered while
+    the request is still being scored."""
+    pid = slow_graph_server.process.pid
+    start = cpu_seconds(pid)
+    with _connect(slow_graph_server) as sock:
+        sock.sendall(raw_request("/score", {"data": [[3500.0, 1.0]]}))
+        deadline = time.monotonic() + 30
+        while cpu_seconds(pid) - start < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the model is running
+        health = httpx.get(slow_graph_server.url + "/healthz", timeout=10)
+        sock.settimeout(0)
+        try:
+            answered = sock.recv(1) != b""
+        except BlockingIOError:
+            answered = False
+    assert health.status_code == 200
+    assert health.elapsed.total_seconds() < 1.0
+    assert not answered, "the request finished before the probe: nothing was measured"
+
+
+def test_only_artifacts_that_run_no_graph_are_scored_on_the_event_loop(
+    artifacts, seed_data, tmp_path
+):
+    """Linear with a numpy link and no preprocessing: inline while measured under 0.5 ms;
+    a Kernel artifact (and a linear one that runs its graph) never, however cheap."""
+    from sklearn.linear_model import SGDClassifier
+
+    from scoring_explainers.scoring import LinearScoringExplainer, save
+    from service import Settings
+    from service.runtime import ScoringRuntime
+
+    x_train, _, y_train, _, names = seed_data
+    sgd = SGDClassifier(loss="log_loss", random_state=0).fit(x_train, y_train)
+    graph_linear = LinearScoringExplainer.from_model(sgd, x_train, features=names)
+    assert graph_linear.link == "onnx"
+    save(graph_linear, tmp_path / "sgd")
+
+    def runtime(path) -> ScoringRuntime:
+        rt = ScoringRuntime(Settings(artifact=str(path), store_path=""))
+        rt.load()
+        return rt
+
+    ridge = runtime(artifacts["ridge"])
+    assert ridge.is_cheap(1)
+    assert not ridge.is_cheap(10**6)
+    assert not runtime(artifacts["svc"]).is_cheap(1)
+    assert not runtime(tmp_path / "sgd").is_cheap(1)
