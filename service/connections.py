@@ -24,8 +24,8 @@ A request that times out before any answer was sent is answered 408 with the usu
 nothing, or whose answer has started, is closed silently.
 
 Deadlines are checked by one timer per server process that sweeps the open connections
-four times per timeout (at most once a second), so a connection is closed at most that
-much after its deadline; per request the protocol only records the time.
+every quarter of the shorter timeout and at least every second, so a connection is closed
+at most that much after its deadline; per request the protocol only records the time.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class _Server:
         """Close the connection that has waited longest without a request in progress."""
         for connection in self.waiting:
             if connection is not newcomer:
-                connection.close_connection(abort=True)
+                connection.close_connection()
                 return
 
     def sweep(self) -> None:
@@ -203,15 +203,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def close_connection(self, *, abort: bool = False) -> None:
-        """Close (``abort``: without flushing what the client has not taken). A request in
-        progress reads ``http.disconnect`` and what it sends is dropped."""
+        """Close; ``abort`` (or anything not yet taken by the client) drops what is unsent:
+        flushing to a client that reads nothing would never end. A request in progress
+        reads ``http.disconnect`` and what it sends is dropped."""
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True
             cycle.message_event.set()
         self._server.waiting.pop(self, None)
         self._server.closing.add(self)
-        if abort:
+        if abort or self.transport.get_write_buffer_size():
             self.transport.abort()
         else:
             self.transport.close()

@@ -82,10 +82,11 @@ class Settings:
     client to take the next part of its answer (else the connection is closed)."""
 
     max_connections: int = 1000
-    """Open connections at most. A new connection beyond it closes the one that has waited
-    longest without a request in progress (idle, or headers still incomplete); when every
-    connection has a request in progress, requests beyond it are answered 503 at once,
-    except the probes (``/healthz``, ``/readyz``, ``/v2/health/*``), which are served."""
+    """Open connections at most (per server process). A new connection beyond it closes
+    the one that has waited longest without a request in progress (idle, or headers still
+    incomplete); when every connection has a request in progress, requests beyond it are
+    answered 503 at once, except the probes (``/healthz``, ``/readyz``,
+    ``/v2/health/*``), which are served."""
 
     request_timeout_seconds: int = 30
     """Deadline of a request: its body must arrive within this many seconds of its headers

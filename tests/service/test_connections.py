@@ -15,6 +15,14 @@ import pytest
 
 from tests.service.conftest import start_server
 
+
+def serve(artifact, tmp, env: dict[str, str] | None = None):
+    """``python -m service`` with its store in ``tmp``: nothing is written into the checkout."""
+    return start_server(
+        artifact, tmp, env={"SCORING_STORE_PATH": str(tmp / "store.sqlite3"), **(env or {})}
+    )
+
+
 HEADERS_408 = "the request's headers did not arrive within 1 s; the connection is closed"
 BODY_408 = (
     "the request's body did not arrive in time (no data for 1 s, or not all of it within "
@@ -61,7 +69,7 @@ def open_sockets(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def timeouts_server(artifacts, tmp_path_factory):
-    srv = start_server(
+    srv = serve(
         artifacts["ridge"],
         tmp_path_factory.mktemp("timeouts"),
         env={
@@ -167,7 +175,7 @@ def test_keep_alive_connections_are_reused_after_idling_past_the_header_timeout(
 def capped_server(artifacts, tmp_path_factory):
     """At most 20 connections, and 128 open files: below what 200 slowloris connections
     need, so without the cap ``accept`` fails and no probe gets through."""
-    srv = start_server(
+    srv = serve(
         artifacts["ridge"],
         tmp_path_factory.mktemp("capped"),
         env={"SCORING_MAX_CONNECTIONS": "20"},

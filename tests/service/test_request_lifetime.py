@@ -15,6 +15,14 @@ import pytest
 
 from tests.service.conftest import start_server
 
+
+def serve(artifact, tmp, env: dict[str, str] | None = None):
+    """``python -m service`` with its store in ``tmp``: nothing is written into the checkout."""
+    return start_server(
+        artifact, tmp, env={"SCORING_STORE_PATH": str(tmp / "store.sqlite3"), **(env or {})}
+    )
+
+
 TICK = os.sysconf("SC_CLK_TCK")
 ROWS = 1000
 DEADLINE_503 = (
@@ -66,7 +74,7 @@ def many_rows(seed_data):
 
 @pytest.fixture(scope="module")
 def kernel_server(artifacts, tmp_path_factory):
-    srv = start_server(
+    srv = serve(
         artifacts["svc"],
         tmp_path_factory.mktemp("kernel"),
         env={"SCORING_MAX_ROWS": str(ROWS), "SCORING_MAX_BODY_BYTES": str(2**24)},
@@ -116,7 +124,7 @@ def test_a_client_that_leaves_stops_its_explanation(kernel_server, many_rows, fu
 
 @pytest.fixture(scope="module")
 def deadline_server(artifacts, tmp_path_factory):
-    srv = start_server(
+    srv = serve(
         artifacts["svc"],
         tmp_path_factory.mktemp("deadline"),
         env={
@@ -209,7 +217,7 @@ def slow_graph_server(tmp_path_factory):
         _slow_graph(), np.zeros((1, 2)), nclusters=None, allow_missing=False, features=["a", "b"]
     )
     save(explainer, tmp / "artifact")
-    srv = start_server(tmp / "artifact", tmp)
+    srv = serve(tmp / "artifact", tmp)
     yield srv
     srv.stop()
 
