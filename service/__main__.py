@@ -2,16 +2,42 @@
 
 Every option also reads its ``SCORING_*`` environment variable (options win). The server is
 uvicorn with uvloop and httptools, access log off, graceful shutdown on SIGTERM (requests in
-flight finish, up to ``--graceful-timeout`` seconds).
+flight finish, up to ``--graceful-timeout`` seconds). Connections are read through
+:class:`service.connections.GuardedHttpToolsProtocol`: header, body and write timeouts and
+a cap on open connections (``SCORING_HEADER_TIMEOUT_SECONDS``,
+``SCORING_BODY_TIMEOUT_SECONDS``, ``SCORING_REQUEST_TIMEOUT_SECONDS``,
+``SCORING_MAX_CONNECTIONS``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 
 from .settings import ENV_PREFIX, Settings
+
+#: File descriptors kept free beyond the connection cap (artifact, store, threads, logs).
+SPARE_FILES = 128
+
+
+def _raise_file_limit(max_connections: int) -> None:
+    """Raise the soft limit on open files to fit the connection cap (up to the hard
+    limit): at the limit, ``accept`` fails and new connections, probes included, wait."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + SPARE_FILES
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if new > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    if new < wanted:
+        print(
+            f"warning: the open-file limit ({new}) is below SCORING_MAX_CONNECTIONS + "
+            f"{SPARE_FILES} ({wanted}); lower SCORING_MAX_CONNECTIONS or raise the limit",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("artifact", "host", "port", "workers", "api_key", "log_level"):
         os.environ[ENV_PREFIX + name.upper()] = str(getattr(settings, name))
 
+    _raise_file_limit(settings.max_connections)
     import uvicorn
 
     uvicorn.run(
@@ -61,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         fd=args.fd,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http="service.connections:GuardedHttpToolsProtocol",
+        ws="none",
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,

@@ -37,6 +37,7 @@ from scoring_explainers import InputError, ScoringExplainersError
 from scoring_explainers._version import __version__
 
 from .dashboard import create_dashboard_router, is_dashboard_path
+from .lifetime import ClientGone, DeadlineExceeded, RequestLifetime, run_in_worker
 from .payload import BodyTooLarge, MalformedBody, check_size
 from .runtime import NotReady, ScoringRuntime, encode
 from .schemas import (
@@ -128,16 +129,24 @@ async def _read_body(request: Request[Any, Any, Any]) -> bytes | bytearray:
     return body
 
 
-async def _score(runtime: ScoringRuntime, body: bytes | bytearray, top_k: int | None) -> bytes:
+async def _score(
+    runtime: ScoringRuntime,
+    body: bytes | bytearray,
+    top_k: int | None,
+    lifetime: RequestLifetime,
+    receive: Receive,
+) -> bytes:
     """A ``/score`` body's answer, encoded: cheap requests on the event loop, others in a
-    worker thread; a large body is parsed in one of the runtime's parse slots."""
+    worker thread that stops at its next chunk when the client leaves or the deadline
+    passes (``ClientGone``, ``DeadlineExceeded``); a large body is parsed in one of the
+    runtime's parse slots."""
     if len(body) <= INLINE_PARSE_BYTES:
         matrix = runtime.parse(body)
         if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
             return encode(runtime.respond(matrix, top_k))
     else:
         matrix = await runtime.parse_slots.run(runtime.parse, body)
-    return encode(await anyio.to_thread.run_sync(runtime.respond, matrix, top_k))
+    return encode(await run_in_worker(lifetime, receive, runtime.respond, matrix, top_k))
 
 
 def _status_for(exc: Exception) -> int:
@@ -175,6 +184,18 @@ def _store_error(_: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
 
 def _not_ready(_: Request[Any, Any, Any], exc: NotReady) -> Response[bytes]:
     return _error(503, str(exc))
+
+
+def _deadline_exceeded(_: Request[Any, Any, Any], exc: DeadlineExceeded) -> Response[bytes]:
+    return _error(503, str(exc))
+
+
+#: Status recorded for a request whose client left before its answer (nothing is sent).
+CLIENT_GONE = 499
+
+
+def _client_gone(_: Request[Any, Any, Any], exc: ClientGone) -> Response[bytes]:
+    return Response(b"", status_code=CLIENT_GONE)
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -294,10 +315,17 @@ class _LeanScore:
     requests this path answers and by ``_Middleware`` for the others.
     """
 
-    def __init__(self, runtime: ScoringRuntime, api_key: bytes, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        runtime: ScoringRuntime,
+        api_key: bytes,
+        max_body_bytes: int,
+        request_timeout: float = 0,
+    ) -> None:
         self.runtime = runtime
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.request_timeout = request_timeout
 
     def top_k(self, scope: Scope) -> int | None:
         """The request's ``top_k`` if this path takes the request, else ``_DECLINED``."""
@@ -347,10 +375,11 @@ class _LeanScore:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, top_k: int | None) -> None:
         start = time.perf_counter()
         status = 500
+        lifetime = RequestLifetime(self.request_timeout)
         try:
             try:
                 body = await self._body(receive)
-                answer = await _score(self.runtime, body, top_k)
+                answer = await _score(self.runtime, body, top_k, lifetime, receive)
                 status = 200
             except ScoringExplainersError as exc:
                 status = _status_for(exc)
@@ -358,9 +387,12 @@ class _LeanScore:
             except HTTPException as exc:
                 status = exc.status_code
                 answer = encode({"error": str(exc.detail), "status": status})
-            except NotReady as exc:
+            except (NotReady, DeadlineExceeded) as exc:
                 status = 503
                 answer = encode({"error": str(exc), "status": status})
+            except ClientGone:
+                status = CLIENT_GONE
+                return  # nobody to answer; the work stopped at its next chunk
             except _Disconnected:
                 return  # nothing to answer; counted as a 500, as Litestar's path does
             except Exception:
@@ -502,7 +534,10 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
     ) -> Response[bytes]:
         """Score rows. ``?top_k=K`` adds each row's K most important features."""
         _json_body(request)
-        return Response(await _score(runtime, await _read_body(request), top_k), media_type=JSON)
+        lifetime = RequestLifetime(settings.request_timeout_seconds)
+        body = await _read_body(request)
+        answer = await _score(runtime, body, top_k, lifetime, request.receive)
+        return Response(answer, media_type=JSON)
 
     @get("/healthz", tags=["probes"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -639,8 +674,8 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
             raise InputError("parameters.top_k must be an integer")
 
-        def work() -> dict[str, Any]:
-            result = runtime.score_matrix(matrix)
+        def work(cancel: RequestLifetime) -> dict[str, Any]:
+            result = runtime.score_matrix(matrix, cancel)
             body: dict[str, Any] = {
                 "model_name": model_name,
                 "id": data.id or str(uuid.uuid4()),
@@ -656,7 +691,9 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
                 body["parameters"]["top_k"] = {"features": names, "values": values}
             return body
 
-        return Response(encode(await anyio.to_thread.run_sync(work)), media_type=JSON)
+        lifetime = RequestLifetime(settings.request_timeout_seconds)
+        answer = await run_in_worker(lifetime, request.receive, work)
+        return Response(encode(answer), media_type=JSON)
 
     api_key = settings.api_key.encode()
     app = _Service(
@@ -681,6 +718,8 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
             ScoringExplainersError: _input_error,
             InputError: _input_error,
             NotReady: _not_ready,
+            DeadlineExceeded: _deadline_exceeded,
+            ClientGone: _client_gone,
             HTTPException: _http_error,
             Exception: _internal,
         },
@@ -695,7 +734,9 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         state=State({"runtime": runtime, "settings": settings, "store": store}),
         debug=False,
     )
-    app.lean_score = _LeanScore(runtime, api_key, settings.max_body_bytes)
+    app.lean_score = _LeanScore(
+        runtime, api_key, settings.max_body_bytes, settings.request_timeout_seconds
+    )
     app.observe_request = runtime.metrics.observe_request
     app.state.parse_slots = runtime.parse_slots  # explanation uploads share the bound
     return app

@@ -106,6 +106,27 @@ class Settings:
     """Largest explanation upload in bytes; more is a 413 (a classifier's explanation of
     5,000 rows x 30 features with its data is about 10 MB)."""
 
+    header_timeout_seconds: int = 5
+    """A request's headers must arrive within this many seconds of its first byte (of the
+    connection opening, for a new connection); else 408 and the connection is closed."""
+
+    body_timeout_seconds: int = 5
+    """Longest wait for the next chunk of a request's body (else 408 and the connection is
+    closed; the whole body must also arrive within ``request_timeout_seconds``), and for a
+    client to take the next part of its answer (else the connection is closed)."""
+
+    max_connections: int = 1000
+    """Open connections at most (per server process). A new connection beyond it closes
+    the one that has waited longest without a request in progress (idle, or headers still
+    incomplete); when every connection has a request in progress, requests beyond it are
+    answered 503 at once, except the probes (``/healthz``, ``/readyz``,
+    ``/v2/health/*``), which are served."""
+
+    request_timeout_seconds: int = 30
+    """Deadline of a request: its body must arrive within this many seconds of its headers
+    (else 408), and an explanation still running this long after the request was taken
+    stops at its next chunk and is answered 503. 0: no deadline."""
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``SCORING_*`` variables, then ``overrides`` (e.g. CLI options)."""
@@ -154,6 +175,11 @@ class Settings:
         ):
             if int(getattr(self, name)) < (0 if name in ("port", "load_retry_seconds") else 1):
                 raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")
+        for name in ("header_timeout_seconds", "body_timeout_seconds", "max_connections"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a positive integer")
+        if int(self.request_timeout_seconds) < 0:
+            raise ValueError(f"{ENV_PREFIX}REQUEST_TIMEOUT_SECONDS must be 0 (none) or more")
 
     @property
     def trusted_key_paths(self) -> list[str] | None:

@@ -9,7 +9,16 @@ package registers, imported by name on first use (see
 """
 
 from ._artifact import FORMAT_VERSION, load, save
-from ._base import FLOAT32_MAX, OutputSpace, ScoreResult, ScoringExplainer, as_matrix, check_names
+from ._base import (
+    FLOAT32_MAX,
+    CancelToken,
+    ExplanationCancelled,
+    OutputSpace,
+    ScoreResult,
+    ScoringExplainer,
+    as_matrix,
+    check_names,
+)
 from ._kernel import KernelScoringExplainer
 from ._linear import LinearScoringExplainer
 from ._onnx_model import OnnxModel, OnnxTransform, Task
@@ -19,6 +28,8 @@ from ._tree import TreeScoringExplainer
 __all__ = [
     "FLOAT32_MAX",
     "FORMAT_VERSION",
+    "CancelToken",
+    "ExplanationCancelled",
     "KernelScoringExplainer",
     "LinearScoringExplainer",
     "OnnxModel",

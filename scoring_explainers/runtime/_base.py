@@ -7,21 +7,47 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import numpy as np
 
-from .._errors import InputError
+from .._errors import InputError, ScoringExplainersError
 from ._onnx_model import OnnxModel, OnnxTransform, Task
 from ._registry import add_kind, builder
 
-__all__ = ["OutputSpace", "ScoreResult", "ScoringExplainer", "as_matrix", "check_names"]
+__all__ = [
+    "CancelToken",
+    "ExplanationCancelled",
+    "OutputSpace",
+    "ScoreResult",
+    "ScoringExplainer",
+    "as_matrix",
+    "check_names",
+    "raise_if_cancelled",
+]
 
 OutputSpace = Literal["probability", "log_odds", "raw"]
 #: Largest magnitude an input may have: the ONNX graphs compute in float32.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Largest scipy sparse input densified for scoring (cells).
 MAX_SPARSE_CELLS = 50_000_000
+
+
+class CancelToken(Protocol):
+    """What ``score(..., cancel=)`` takes: a ``threading.Event``, or anything whose
+    ``is_set()`` turns true when the work should stop (checked from the working thread)."""
+
+    def is_set(self) -> bool: ...
+
+
+class ExplanationCancelled(ScoringExplainersError):
+    """``score`` or ``explain`` stopped early because its ``cancel`` token was set."""
+
+
+def raise_if_cancelled(cancel: CancelToken | None) -> None:
+    """Raise :class:`ExplanationCancelled` when ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise ExplanationCancelled("the explanation was cancelled before it finished")
 
 
 def _is_dataframe(X: Any) -> bool:
@@ -417,12 +443,23 @@ class ScoringExplainer(ABC):
         shape (n_rows, n_outputs)) when ``score`` has computed them already.
         """
 
+    def _attribute_until(
+        self, X: np.ndarray, outputs: np.ndarray | None, cancel: CancelToken | None
+    ) -> np.ndarray:
+        """:meth:`_attribute`, stopped with :class:`ExplanationCancelled` once ``cancel`` is
+        set: checked before the work here; explainers that work in chunks check before
+        each chunk."""
+        raise_if_cancelled(cancel)
+        return self._attribute(X, outputs)
+
     def _layout(self, values: np.ndarray) -> np.ndarray:
         if self.task == "classification":
             return np.ascontiguousarray(values.transpose(2, 0, 1))
         return np.ascontiguousarray(values[:, :, 0])
 
-    def explain(self, X: Any, *, get_raw: bool | None = None) -> np.ndarray:
+    def explain(
+        self, X: Any, *, get_raw: bool | None = None, cancel: CancelToken | None = None
+    ) -> np.ndarray:
         """Local importances of every feature for every row.
 
         Parameters
@@ -431,6 +468,9 @@ class ScoringExplainer(ABC):
         get_raw : bool, optional
             With a preprocessor: raw-feature importances (default, ``True``) or the
             engineered columns' (``False``).
+        cancel : threading.Event or CancelToken, optional
+            Stop early, raising :class:`ExplanationCancelled`, once ``cancel.is_set()``
+            (checked before each chunk of model evaluations).
 
         Returns
         -------
@@ -438,9 +478,16 @@ class ScoringExplainer(ABC):
             ``(n_classes, n_rows, n_features)`` for classification (two classes for a
             binary model), ``(n_rows, n_features)`` for regression.
         """
-        return self._layout(self._to_raw(self._attribute(self._check(X), None), get_raw))
+        values = self._attribute_until(self._check(X), None, cancel)
+        return self._layout(self._to_raw(values, get_raw))
 
-    def score(self, X: Any, *, timings: dict[str, float] | None = None) -> ScoreResult:
+    def score(
+        self,
+        X: Any,
+        *,
+        timings: dict[str, float] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ScoreResult:
         """Predictions, probabilities and local importances in one pass.
 
         Parameters
@@ -449,6 +496,10 @@ class ScoringExplainer(ABC):
         timings : dict, optional
             Filled with the seconds spent in the model (``"model"``: predictions and
             probabilities) and in the explainer (``"explain"``), for monitoring.
+        cancel : threading.Event or CancelToken, optional
+            Stop early, raising :class:`ExplanationCancelled`, once ``cancel.is_set()``
+            (checked before each chunk of model evaluations): a caller whose answer is no
+            longer wanted stops the work from another thread.
 
         Returns
         -------
@@ -458,7 +509,7 @@ class ScoringExplainer(ABC):
         start = time.perf_counter()
         predictions, outputs = self._predict(matrix)
         predicted = time.perf_counter()
-        values = self._to_raw(self._attribute(matrix, outputs), None)
+        values = self._to_raw(self._attribute_until(matrix, outputs, cancel), None)
         if timings is not None:
             timings["model"] = predicted - start
             timings["explain"] = time.perf_counter() - predicted

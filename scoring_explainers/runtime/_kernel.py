@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
-from ._base import ScoringExplainer
+from ._base import CancelToken, ScoringExplainer, raise_if_cancelled
 from ._design import CoalitionDesign, projection
 from ._onnx_model import OnnxModel
 from ._registry import builder
@@ -276,6 +276,12 @@ class KernelScoringExplainer(ScoringExplainer):
                     yield slice(i, i + 1), slice(c, min(s, c + step))
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
+        return self._attribute_until(X, outputs, None)
+
+    def _attribute_until(
+        self, X: np.ndarray, outputs: np.ndarray | None, cancel: CancelToken | None
+    ) -> np.ndarray:
+        """Attributions chunk by chunk; ``cancel`` is checked before each chunk."""
         if outputs is None:
             outputs = self._model.outputs(X)
         X32 = X.astype(np.float32)
@@ -285,6 +291,7 @@ class KernelScoringExplainer(ScoringExplainer):
         values = np.empty((n, m, outputs.shape[1]))
         pieces: list[np.ndarray] = []
         for rows, coalitions in self.chunk_plan(n):
+            raise_if_cancelled(cancel)
             pieces.append(self._coalition_values(X32[rows], coalitions))
             if coalitions.stop == s:  # every coalition of these rows is evaluated
                 v = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)

@@ -5,6 +5,8 @@ working; new code can import the same names from :mod:`scoring_explainers`.
 """
 
 from ..runtime import (
+    CancelToken,
+    ExplanationCancelled,
     KernelScoringExplainer,
     LinearScoringExplainer,
     OnnxModel,
@@ -16,6 +18,8 @@ from ..runtime import (
 )
 
 __all__ = [
+    "CancelToken",
+    "ExplanationCancelled",
     "KernelScoringExplainer",
     "LinearScoringExplainer",
     "OnnxModel",

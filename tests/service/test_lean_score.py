@@ -80,12 +80,18 @@ def _call(
         for i, c in enumerate(chunks)
     ]
     sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+        if messages:
+            return messages.pop(0)
+        await answered.wait()  # as a server does: the client stays until it has its answer
+        return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered.set()
 
     async def run() -> None:
         if litestar:
