@@ -11,6 +11,7 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.service.conftest import start_server
@@ -76,6 +77,8 @@ def timeouts_server(artifacts, tmp_path_factory):
             "SCORING_HEADER_TIMEOUT_SECONDS": "1",
             "SCORING_BODY_TIMEOUT_SECONDS": "1",
             "SCORING_REQUEST_TIMEOUT_SECONDS": "3",
+            "SCORING_MAX_ROWS": "50000",
+            "SCORING_MAX_BODY_BYTES": str(2**25),
         },
     )
     yield srv
@@ -169,6 +172,35 @@ def test_keep_alive_connections_are_reused_after_idling_past_the_header_timeout(
             assert response.startswith(b"HTTP/1.1 200 OK\r\n")
             assert response.endswith(b'{"status":"alive"}')
             time.sleep(1.5)  # idle longer than the header timeout, shorter than keep-alive
+
+
+def test_a_client_that_takes_nothing_of_its_answer_is_cut_off(timeouts_server, small_regression):
+    """A megabytes answer to a client that reads none of it: cut off after the body
+    timeout (1 s) instead of holding the connection and the answer for ever."""
+    rows = np.tile(small_regression[0], (170, 1))[:50_000]
+    body = json.dumps({"data": rows.tolist()}).encode()
+    pid = timeouts_server.process.pid
+    before = open_sockets(pid)
+    host, port = timeouts_server.url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        sock.sendall(
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
+        deadline = time.monotonic() + 30
+        while open_sockets(pid) > before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        dropped = open_sockets(pid) <= before
+        data, _ = read_until_closed(sock)
+    head, _, answer = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    length = int(next(h for h in head.split(b"\r\n") if h.startswith(b"content-length:"))[15:])
+    assert dropped
+    assert length > 5_000_000
+    assert len(answer) < length
+    assert httpx.get(timeouts_server.url + "/healthz", timeout=5).status_code == 200
 
 
 @pytest.fixture(scope="module")
