@@ -12,9 +12,12 @@ a cap on open connections (``SCORING_HEADER_TIMEOUT_SECONDS``,
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
+import socket
 import sys
+from typing import Any
 
 from .settings import ENV_PREFIX, Settings
 
@@ -80,12 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     _raise_file_limit(settings.max_connections)
     import uvicorn
 
-    uvicorn.run(
+    if args.fd is not None and settings.workers > 1:
+        parser.error("--fd serves one process (--workers 1)")
+    run = uvicorn.run if args.fd is None else functools.partial(_run_on_socket, args.fd)
+    run(
         "service.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
-        fd=args.fd,
         workers=settings.workers,
         loop="uvloop",
         http="service.connections:GuardedHttpToolsProtocol",
@@ -96,6 +101,18 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=args.graceful_timeout,
     )
     sys.exit(0)
+
+
+def _run_on_socket(fd: int, app: str, **options: Any) -> None:
+    """``uvicorn.run(app, **options)`` on the inherited, bound socket ``fd``. (uvicorn's own
+    ``fd=`` opens it as AF_UNIX, so uvloop would serve TCP as a pipe, without TCP_NODELAY:
+    a 40 ms delayed-ACK stall on each keep-alive request.)"""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server.run(sockets=[socket.socket(fileno=fd)])  # the socket's own family
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the application did not start
 
 
 if __name__ == "__main__":

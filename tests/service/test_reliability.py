@@ -43,7 +43,7 @@ def test_32_clients_match_serial_results(server, artifacts, seed_data):
     def client(i: int) -> None:
         body = json.dumps({"data": [rows[i].tolist()]})
         with httpx.Client(base_url=server.url, timeout=30, headers=HEADERS) as c:
-            while time.monotonic() < stop_at:
+            while counts[i] == 0 or time.monotonic() < stop_at:  # one at least
                 try:
                     response = c.post("/score", content=body)
                 except httpx.TransportError as exc:
