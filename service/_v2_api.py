@@ -78,13 +78,14 @@ class _V2InferOperation(Operation):
 
 
 class V2Controller(Controller):
-    """Server and model metadata, health and inference, for the one model served."""
+    """Server and model metadata, health and inference, for the one model served. (The
+    handlers are named ``v2_*``: their names make the OpenAPI operation ids.)"""
 
     path = "/v2"
     tags = ["v2"]  # noqa: RUF012 - Litestar's layer attribute
 
     @get("/", summary="Server metadata")
-    async def server(self, settings: NamedDependency[Settings]) -> dict[str, Any]:
+    async def v2_server(self, settings: NamedDependency[Settings]) -> dict[str, Any]:
         return {
             "name": "scoring-explainers",
             "version": __version__,
@@ -93,7 +94,7 @@ class V2Controller(Controller):
         }
 
     @get("/health/live", summary="Server live")
-    async def live(self) -> dict[str, bool]:
+    async def v2_live(self) -> dict[str, bool]:
         return {"live": True}
 
     @get(
@@ -101,7 +102,7 @@ class V2Controller(Controller):
         summary="Server ready",
         responses=error_docs(ReadyBody, 503, ok_on_503=True),
     )
-    async def ready(self, runtime: NamedDependency[ScoringRuntime]) -> Response[bytes]:
+    async def v2_ready(self, runtime: NamedDependency[ScoringRuntime]) -> Response[bytes]:
         status = 200 if runtime.ready else 503
         return Response(
             encode({"ready": runtime.ready}), status_code=status, media_type=MediaType.JSON
@@ -112,7 +113,7 @@ class V2Controller(Controller):
         summary="Model ready",
         responses=error_docs(ModelReadyBody, 400, 401, 404, 503, ok_on_503=True),
     )
-    async def model_ready(
+    async def v2_model_ready(
         self,
         name: FromPath[str],
         runtime: NamedDependency[ScoringRuntime],
@@ -131,7 +132,7 @@ class V2Controller(Controller):
         summary="Model metadata",
         responses=error_docs(V2ModelMetadata, 400, 401, 404, 503),
     )
-    async def model(
+    async def v2_model(
         self,
         name: FromPath[str],
         runtime: NamedDependency[ScoringRuntime],
@@ -180,7 +181,7 @@ class V2Controller(Controller):
         operation_class=_V2InferOperation,
         responses=error_docs(V2InferenceResponse, 400, 401, 404, 413, 422, 503),
     )
-    async def infer(
+    async def v2_infer(
         self,
         name: FromPath[str],
         request: Request[Any, Any, Any],
