@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from .scenarios import SCENARIOS, build_requests, sample_rows, write_config
+from .scenarios import SCENARIOS, Request, build_requests, sample_rows, write_config
 from .slo import LATENCY_KEYS, evaluate, parse_duration, parse_slo
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,9 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def run_locust(args: argparse.Namespace, requests: list, out: Path) -> list[dict[str, Any]]:
+def run_locust(
+    args: argparse.Namespace, requests: list[Request], out: Path
+) -> list[dict[str, Any]]:
     config = out / "config.json"
     write_config(config, requests, args.api_key)
     env = {
@@ -117,7 +119,7 @@ def run_locust(args: argparse.Namespace, requests: list, out: Path) -> list[dict
     return endpoints
 
 
-def run_wrk(args: argparse.Namespace, requests: list, out: Path) -> list[dict[str, Any]]:
+def run_wrk(args: argparse.Namespace, requests: list[Request], out: Path) -> list[dict[str, Any]]:
     if shutil.which("wrk") is None:
         raise SystemExit("raw mode needs wrk: apt-get install wrk")
     if any(r.expect != "ok" for r in requests):

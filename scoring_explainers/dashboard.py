@@ -20,7 +20,6 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 from ._errors import InputError
 from .explanation import LocalExplanation
+from .runtime._payload import parse_rows
 
 __all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "ExplanationDashboard", "asset"]
 
@@ -48,6 +48,8 @@ CONTENT_SECURITY_POLICY = (
 RUN_ID = "local"
 #: Largest ``/score`` body the local dashboard reads (what-if and ICE send a few rows).
 MAX_SCORE_BYTES = 10 * 2**20
+#: Most rows in one ``/score`` request to the local dashboard.
+MAX_SCORE_ROWS = 100_000
 
 
 def asset(name: str) -> bytes:
@@ -55,26 +57,6 @@ def asset(name: str) -> bytes:
     if name not in ASSETS:
         raise FileNotFoundError(name)
     return (STATIC_DIR / name).read_bytes()
-
-
-def _rows_from_body(payload: Any, features: Sequence[str]) -> np.ndarray:
-    """``{"data": [[...]]}`` or records ``[{feature: value}]`` as a float matrix."""
-    if isinstance(payload, dict) and "data" in payload:
-        payload = payload["data"]
-    if not isinstance(payload, list) or not payload:
-        raise InputError('send {"data": [[...]]} or a list of records')
-    if all(isinstance(row, dict) for row in payload):
-        missing = [f for f in features if f not in payload[0]]
-        if missing:
-            raise InputError(f"records miss the model's features {missing[:5]}")
-        payload = [[row.get(f) for f in features] for row in payload]
-    try:
-        matrix = np.asarray(payload, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"rows must be numbers: {exc}") from exc
-    if matrix.ndim != 2 or matrix.shape[1] != len(features):
-        raise InputError(f"rows must have {len(features)} values, got shape {matrix.shape}")
-    return matrix
 
 
 class _Scorer:
@@ -86,21 +68,17 @@ class _Scorer:
         self.features = list(model.features) if self.explainer else explanation.features
         self.classes = explanation.classes
 
-    def __call__(self, payload: Any) -> dict[str, Any]:
-        matrix = _rows_from_body(payload, self.features)
+    def __call__(self, body: bytes) -> dict[str, Any]:
+        """A ``/score`` body's answer: the body parsed as the service parses it (every shape
+        ``POST /score`` takes), at most ``MAX_SCORE_ROWS`` rows."""
+        return self.score(parse_rows(body, self.features, max_rows=MAX_SCORE_ROWS))
+
+    def score(self, matrix: np.ndarray) -> dict[str, Any]:
+        """Rows of shape (n_rows, n_features) scored: the service's ``/score`` body
+        (:meth:`ScoreResult.to_body`) from a scoring explainer, predictions (and
+        probabilities) from a plain model."""
         if self.explainer:
-            result = self.model.score(matrix)
-            body: dict[str, Any] = {
-                "predictions": np.asarray(result.predictions).tolist(),
-                "local_importance_values": np.asarray(result.local_importance_values).tolist(),
-                "expected_values": np.asarray(result.expected_values).tolist(),
-                "features": list(result.features),
-                "output_space": result.output_space,
-                "method": result.method,
-            }
-            if result.probabilities is not None:
-                body["probabilities"] = np.asarray(result.probabilities).tolist()
-                body["classes"] = list(result.classes or [])
+            body: dict[str, Any] = self.model.score(matrix).to_body()
             return body
         body = {"predictions": np.asarray(self.model.predict(matrix)).tolist()}
         body["features"] = self.features
@@ -155,7 +133,7 @@ class ExplanationDashboard:
             data["eval_data"] = matrix.tolist()
         if data["eval_y_predicted"] is None and data["eval_data"] is not None and model is not None:
             rows = np.asarray(data["eval_data"], dtype=np.float64)
-            scored = _Scorer(model, explanation)({"data": rows.tolist()})
+            scored = _Scorer(model, explanation).score(rows)
             data["eval_y_predicted"] = scored["predictions"]
             data["eval_y_predicted_proba"] = scored.get("probabilities")
         self.explanation = LocalExplanation.from_dict(data)  # checks the combination
@@ -225,8 +203,7 @@ class ExplanationDashboard:
             message = "no model: pass model= to ExplanationDashboard for what-if and ICE"
             return 503, _error(503, message)
         try:
-            payload = json.loads(body)
-            return 200, json.dumps(self._scorer(payload), allow_nan=False).encode()
+            return 200, json.dumps(self._scorer(body), allow_nan=False).encode()
         except (ValueError, InputError) as exc:
             return 422, _error(422, str(exc))
         except Exception as exc:  # the user's model failed: say how, keep serving

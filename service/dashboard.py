@@ -3,25 +3,24 @@
 The files come from :mod:`scoring_explainers.dashboard` (shared with the notebook
 dashboard); they are read once, when the app is built. The page reads ``/explanations``
 and ``/score`` from the same origin and asks for the API key when the service has one, so
-the page and its files are open like the probes.
+the page and its files are open like the probes (:func:`service.policy.is_open`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, Router, get
+from litestar import Controller, Request, Response, Router, get
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from scoring_explainers.dashboard import ASSETS, CONTENT_SECURITY_POLICY, asset
 
-__all__ = ["create_dashboard_router", "is_dashboard_path"]
+from .policy import DASHBOARD, error_response
 
+__all__ = ["DashboardController"]
 
-def is_dashboard_path(path: str) -> bool:
-    """Whether ``path`` is the dashboard's page or one of its files (no API key needed)."""
-    return path == "/dashboard" or path.startswith("/dashboard/")
+_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
 
 
 def _load() -> dict[str, bytes]:
@@ -34,22 +33,23 @@ def _load() -> dict[str, bytes]:
     return files
 
 
-def create_dashboard_router() -> Router:
+class DashboardController(Controller):
     """The page at ``/dashboard`` and its files at ``/dashboard/static/<name>``."""
-    files = _load()
-    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
 
-    def answer(name: str) -> Response[bytes]:
-        if name not in files:
-            return Response(
-                b'{"error": "dashboard file not found (or not installed)", "status": 404}',
-                status_code=404,
-                media_type="application/json",
-            )
-        return Response(files[name], media_type=ASSETS[name], headers=headers)
+    path = DASHBOARD
+    include_in_schema = False
 
-    @get("/", include_in_schema=False)
-    async def page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+    def __init__(self, owner: Router) -> None:
+        super().__init__(owner)
+        self.files = _load()
+
+    def _answer(self, name: str) -> Response[bytes]:
+        if name not in self.files:
+            return error_response(404, "dashboard file not found (or not installed)")
+        return Response(self.files[name], media_type=ASSETS[name], headers=_HEADERS)
+
+    @get("/")
+    async def page(self, request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
         """The dashboard (``?run=RUN_ID`` opens the latest explanation of that run).
 
         ``/dashboard/`` redirects to ``/dashboard``: the page's URLs are relative (so that
@@ -59,10 +59,8 @@ def create_dashboard_router() -> Router:
         if raw_path.endswith(b"/"):  # Litestar's own ``path`` has the slash stripped
             query = request.scope.get("query_string", b"").decode("latin-1")
             return Redirect(path="../dashboard" + (f"?{query}" if query else ""))
-        return answer("index.html")
+        return self._answer("index.html")
 
-    @get("/static/{name:str}", include_in_schema=False)
-    async def static(name: FromPath[str]) -> Response[bytes]:
-        return answer(name if name != "index.html" else "")
-
-    return Router(path="/dashboard", route_handlers=[page, static])
+    @get("/static/{name:str}")
+    async def static(self, name: FromPath[str]) -> Response[bytes]:
+        return self._answer(name if name != "index.html" else "")

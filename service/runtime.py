@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,10 +31,6 @@ log = logging.getLogger("service")
 
 class NotReady(RuntimeError):
     """The artifact is not loaded (yet)."""
-
-
-def _labels(values: np.ndarray) -> Any:
-    return values if values.dtype.kind in "biuf" else values.tolist()
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -137,7 +131,6 @@ class ScoringRuntime:
                     trusted_keys=self.settings.trusted_key_paths,
                     allow_loop=self.settings.allow_loop,
                 )
-                manifest = json.loads((Path(self.settings.artifact) / "manifest.json").read_text())
                 seconds_per_row = _warm_up(explainer)
                 if _bounded_cost(explainer):
                     self._inline_seconds_per_row = seconds_per_row
@@ -145,7 +138,7 @@ class ScoringRuntime:
                     kind=explainer.kind,
                     task=explainer.task,
                     output_space=explainer.output_space,
-                    format_version=int(manifest.get("format_version", FORMAT_VERSION)),
+                    format_version=FORMAT_VERSION,  # the only version ``load`` reads
                     features=explainer.features,
                 )
                 self.load_seconds = time.perf_counter() - start
@@ -190,28 +183,10 @@ class ScoringRuntime:
     def respond(
         self, matrix: np.ndarray, top_k: int | None = None, cancel: CancelToken | None = None
     ) -> dict[str, Any]:
-        """Score rows; the ``/score`` response as a dict of arrays."""
+        """Score rows; the ``/score`` response as a dict of arrays (``ScoreResult.to_body``,
+        numeric arrays left for :func:`encode` to write natively)."""
         top_k = self.check_top_k(top_k)
-        result = self.score_matrix(matrix, cancel)
-        body: dict[str, Any] = {
-            "predictions": _labels(result.predictions),
-            "local_importance_values": result.local_importance_values,
-            "expected_values": (
-                result.expected_values
-                if result.expected_values.ndim
-                else float(result.expected_values)
-            ),
-            "features": result.features,
-            "output_space": result.output_space,
-            "method": result.method,
-        }
-        if result.probabilities is not None:
-            body["probabilities"] = result.probabilities
-            body["classes"] = result.classes
-        if top_k is not None:
-            names, values = result.top_features(top_k)
-            body["top_k"] = {"features": names, "values": values}
-        return body
+        return self.score_matrix(matrix, cancel).to_body(top_k, arrays=True)
 
     def score_body(
         self, raw: bytes | str, top_k: int | None = None, cancel: CancelToken | None = None

@@ -202,6 +202,54 @@ class ScoreResult:
             out["classes"] = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
         return out
 
+    def to_body(self, top_k: int | None = None, *, arrays: bool = False) -> dict[str, Any]:
+        """The ``POST /score`` response body (the service's, ``run(raw_data)``'s and the
+        notebook dashboard's).
+
+        Keys, in order: ``predictions``, ``local_importance_values``, ``expected_values``
+        (a float for a 0-d value), ``features``, ``output_space``, ``method``; with
+        probabilities, ``probabilities`` and ``classes``; with ``top_k``, ``top_k``:
+        ``{"features": n_rows lists of k names, "values": (n_rows, k)}`` (see
+        :meth:`top_features`).
+
+        Parameters
+        ----------
+        top_k : int, optional
+            Add each row's ``top_k`` most important features.
+        arrays : bool, default False
+            False: JSON-native (lists, floats, str). True: numeric arrays stay ndarrays,
+            for an encoder that writes them natively (orjson's ``OPT_SERIALIZE_NUMPY``)
+            without a Python float per value.
+        """
+
+        def out(values: np.ndarray) -> Any:
+            return values if arrays else values.tolist()
+
+        predictions = self.predictions
+        body: dict[str, Any] = {
+            "predictions": out(predictions)
+            if predictions.dtype.kind in "biuf"
+            else predictions.tolist(),
+            "local_importance_values": out(self.local_importance_values),
+            "expected_values": out(self.expected_values)
+            if self.expected_values.ndim
+            else float(self.expected_values),
+            "features": list(self.features),
+            "output_space": self.output_space,
+            "method": self.method,
+        }
+        if self.probabilities is not None:
+            body["probabilities"] = out(self.probabilities)
+            body["classes"] = (
+                None
+                if self.classes is None
+                else [c.item() if isinstance(c, np.generic) else c for c in self.classes]
+            )
+        if top_k is not None:
+            names, values = self.top_features(top_k)
+            body["top_k"] = {"features": names, "values": out(values)}
+        return body
+
 
 class ScoringExplainer(ABC):
     """Base of the scoring explainers: a model plus what is needed to attribute its output.

@@ -1,7 +1,7 @@
 """``/explanations``: upload, list, download and delete explanations under a run id.
 
 Every database call runs in a worker thread; so do parsing and validating an upload, in
-one of the service's parse slots (``app.state.parse_slots``: a bounded number at once).
+one of the service's parse slots (the ``parse_slots`` dependency: a bounded number at once).
 Errors carry their status (see :mod:`.errors`); bad input is a 400 (malformed body or
 parameters) or a 422 (an explanation that does not hold together), a store that is off or
 cannot be used a 503 and a full disk a 507, never a 500.
@@ -15,8 +15,7 @@ from typing import Any
 import anyio
 import orjson
 from litestar import Controller, HttpMethod, MediaType, Request, Response, delete, get, post, route
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery
@@ -24,6 +23,7 @@ from litestar.params import FromPath, FromQuery
 from scoring_explainers import InputError
 
 from ..payload import BodyTooLarge, ParseSlots
+from ..policy import check_json
 from ..schemas import ErrorBody, ExplanationDownload, ExplanationRecord, RunSummary
 from .config import StoreConfig
 from .records import (
@@ -96,11 +96,6 @@ class _UploadOperation(Operation):
         )
 
 
-def _store(state: State) -> ExplanationStore:
-    store: NamedDependency[ExplanationStore] = state.store
-    return store
-
-
 def _json(body: Any, status: int = 200) -> Response[bytes]:
     return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
@@ -137,14 +132,9 @@ async def _read_upload(request: Request[Any, Any, Any], limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _decode(
-    request: Request[Any, Any, Any], raw: bytes, run_id: str, top_k: int | None
-) -> NewRecord:
-    """``parse_upload`` in a worker thread, once one of the app's parse slots is free (the
-    slots bound the bodies decoded at once; without them, as soon as a thread is)."""
-    slots: ParseSlots | None = getattr(request.app.state, "parse_slots", None)
-    if slots is None:
-        return await anyio.to_thread.run_sync(lambda: parse_upload(raw, run_id, top_k=top_k))
+async def _decode(slots: ParseSlots, raw: bytes, run_id: str, top_k: int | None) -> NewRecord:
+    """``parse_upload`` in a worker thread, once one of the service's parse slots is free
+    (the slots bound the bodies decoded at once)."""
     return await slots.run(lambda: parse_upload(raw, run_id, top_k=top_k))
 
 
@@ -183,7 +173,8 @@ def _download(
 
 
 class ExplanationController(Controller):
-    """The store's routes; the store itself comes from ``app.state.store``."""
+    """The store's routes; the store (``store``) and the parse slots (``parse_slots``) are
+    the application's dependencies."""
 
     path = "/explanations"
     #: Largest upload in bytes (set by :func:`create_store_router`); the body is read by
@@ -191,7 +182,6 @@ class ExplanationController(Controller):
     upload_limit: int = 64 * 2**20
     request_max_body_size = None
     tags = ["explanations"]  # noqa: RUF012 - Litestar's layer attribute
-    dependencies = {"store": Provide(_store, sync_to_thread=False)}  # noqa: RUF012
 
     # Explicit OPTIONS answers for the paths with several methods: Litestar 2.x builds its
     # automatic one when a path's first handler is registered, so its ``Allow`` would miss
@@ -229,6 +219,7 @@ class ExplanationController(Controller):
         self,
         request: Request[Any, Any, Any],
         store: NamedDependency[ExplanationStore],
+        parse_slots: NamedDependency[ParseSlots],
         run_id: FromPath[str],
         top_k: FromQuery[int | None] = None,
     ) -> Response[bytes]:
@@ -236,19 +227,11 @@ class ExplanationController(Controller):
         global values. Validated whole and written in one transaction (never partially)."""
         check_id(run_id, "run id")
         top_k = _top_k(top_k)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            return _json(
-                {
-                    "error": f"Content-Type must be application/json, got {media_type!r}",
-                    "status": 415,
-                },
-                415,
-            )
+        check_json(request.headers.get("content-type"))
         # a store that cannot be opened answers 503 before the body is read
         await anyio.to_thread.run_sync(store.open)
         raw = await _read_upload(request, self.upload_limit)
-        record = await _decode(request, raw, run_id, top_k)
+        record = await _decode(parse_slots, raw, run_id, top_k)
         del raw
         return _json(await anyio.to_thread.run_sync(store.add, record), 201)
 

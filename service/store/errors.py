@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..policy import StatusError
+
 __all__ = ["Conflict", "NotFound", "StoreError", "StoreFull", "StoreUnavailable"]
 
 
-class StoreError(Exception):
+class StoreError(StatusError):
     """Base class: ``status`` is the HTTP status, the message says what went wrong."""
 
     status = 500

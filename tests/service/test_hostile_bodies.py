@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from scoring_explainers import InputError
+from scoring_explainers.runtime import _payload as payload
 from scoring_explainers.scoring import load
-from service import payload
 from service.payload import (
     BodyTooLarge,
     MalformedBody,

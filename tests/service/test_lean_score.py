@@ -1,8 +1,8 @@
-"""``POST /score`` on the lean path answers exactly as the Litestar handler does.
+"""``POST /score`` on the fast path answers exactly as the Litestar handler does.
 
-Each request is sent twice in process: to the app (the lean path takes what it can) and
-to Litestar's own routing (``Litestar.__call__``, which never takes the lean path); status,
-Content-Type and body must be the same.
+Each request is sent twice in process: to the app (the fast path, ``FastScore``, takes what
+it can) and to Litestar's own handler (the app with ``FastScore`` taken out of its
+``asgi_handler``); status, headers and body must be the same, and so must the metrics.
 """
 
 from __future__ import annotations
@@ -19,19 +19,26 @@ from litestar import Litestar
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import ScoringRuntime, Settings, create_app
-from service.app import _LeanScore
+from service.fast_score import FastScore
 
 JSON = (b"content-type", b"application/json")
 
 
-class _Spy(_LeanScore):
-    """Counts the requests the lean path answers."""
+class _Spy:
+    """Counts the requests the fast path passes on to Litestar (those it declines)."""
 
-    taken = 0
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.declined = 0
+        self.calls = 0
 
-    async def __call__(self, scope: Any, receive: Any, send: Any, top_k: int | None) -> None:
-        self.taken += 1
-        await super().__call__(scope, receive, send, top_k)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.declined += 1
+        await self.app(scope, receive, send)
+
+    @property
+    def taken(self) -> int:
+        return self.calls - self.declined
 
 
 def _app(artifact, tmp_path, *, load: bool = True, **overrides: Any) -> tuple[Litestar, _Spy]:
@@ -43,8 +50,10 @@ def _app(artifact, tmp_path, *, load: bool = True, **overrides: Any) -> tuple[Li
     if load:
         runtime.load()
     app = create_app(settings, runtime)
-    spy = _Spy(runtime, settings.api_key.encode(), settings.max_body_bytes)
-    app.lean_score = spy  # type: ignore[attr-defined]
+    fast = app.asgi_handler
+    assert isinstance(fast, FastScore)
+    spy = _Spy(fast.app)
+    fast.app = spy
     return app, spy
 
 
@@ -56,6 +65,7 @@ def _call(
     headers: tuple[tuple[bytes, bytes], ...] = (JSON,),
     litestar: bool = False,
     length: bool = True,
+    disconnect: bool = False,
 ) -> tuple[int, bytes | None, Any]:
     body = b"".join(chunks)
     all_headers = [(b"host", b"test"), *headers]
@@ -75,10 +85,12 @@ def _call(
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
         for i, c in enumerate(chunks)
     ]
+    if disconnect:  # the client leaves before the body's end
+        messages[-1] = {"type": "http.disconnect"}
     sent: list[dict[str, Any]] = []
     answered = asyncio.Event()
 
@@ -94,28 +106,43 @@ def _call(
             answered.set()
 
     async def run() -> None:
-        if litestar:
-            await Litestar.__call__(app, scope, receive, send)  # type: ignore[arg-type]
+        fast = app.asgi_handler
+        assert isinstance(fast, FastScore)
+        spy = fast.app
+        if litestar:  # Litestar's handler only: FastScore taken out
+            app.asgi_handler = spy.app
         else:
+            spy.calls += 1
+        try:
             await app(scope, receive, send)  # type: ignore[arg-type]
+        finally:
+            app.asgi_handler = fast
 
     with ThreadPoolExecutor(1) as pool:  # a thread of its own: no event loop running there
         pool.submit(asyncio.run, run()).result()
     start = sent[0]
     content = b"".join(m.get("body", b"") for m in sent[1:])
-    content_type = dict(start["headers"]).get(b"content-type")
-    return start["status"], content_type, json.loads(content)
+    return start["status"], sorted(start["headers"]), json.loads(content), content
 
 
 def _both(app: Litestar, spy: _Spy, chunks: list[bytes], **kwargs: Any) -> tuple[int, bool, Any]:
-    """Send to both paths; they must agree. Returns status, whether lean took it, body."""
+    """Send to both paths; status, headers and body bytes must be the same, and so must
+    the requests counted. Returns status, whether the fast path took it, body."""
     before = spy.taken
-    lean = _call(app, chunks, **kwargs)
+    counted = _requests(app)
+    fast = _call(app, chunks, **kwargs)
     taken = spy.taken > before
+    after_fast = _requests(app)
     reference = _call(app, chunks, litestar=True, **kwargs)
-    assert spy.taken == before + taken  # Litestar's routing never reaches the lean path
-    assert lean == reference
-    return lean[0], taken, lean[2]
+    assert spy.taken == before + taken  # Litestar's handler never reaches the fast path
+    assert fast[:2] == reference[:2]
+    assert fast[3] == reference[3]  # the same bytes
+    assert _added(counted, after_fast) == _added(after_fast, _requests(app))
+    return fast[0], taken, fast[2]
+
+
+def _added(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
 RIDGE_ROW = [0.5, -1.0, 2.0, 0.0, 1.5, -0.25]
@@ -161,8 +188,21 @@ def _ridge_cases() -> dict[str, tuple[list[bytes], dict[str, Any], int, bool]]:
             200,
             True,
         ),
-        "text/plain": ([rows], {"headers": ((b"content-type", b"text/plain"),)}, 415, False),
-        "no content type": ([rows], {"headers": ()}, 415, False),
+        "text/plain": ([rows], {"headers": ((b"content-type", b"text/plain"),)}, 415, True),
+        "no content type": ([rows], {"headers": ()}, 415, True),
+        "two content types": (
+            [rows],
+            {"headers": ((b"content-type", b"text/plain"), JSON)},
+            415,
+            True,
+        ),
+        "length not a number": (
+            [rows],
+            {"headers": (JSON, (b"content-length", b"12x")), "length": False},
+            400,
+            False,
+        ),
+        "abandoned body": ([rows[:10], rows[10:]], {"disconnect": True}, 500, True),
         "malformed": ([b"{not json"], {}, 400, True),
         "empty": ([b""], {}, 400, True),
         "NaN literal": ([b'{"data": [[NaN, 1, 2, 3, 4, 5]]}'], {}, 400, True),
@@ -186,7 +226,7 @@ def _ridge_cases() -> dict[str, tuple[list[bytes], dict[str, Any], int, bool]]:
         "scalar": ([b"42"], {}, 422, True),
         "null": ([b"null"], {}, 422, True),
         "too many rows": ([json.dumps({"data": [RIDGE_ROW] * 51}).encode()], {}, 413, True),
-        "announced too large": ([b"[" + b" " * 20_000 + b"]"], {}, 413, False),
+        "announced too large": ([b"[" + b" " * 20_000 + b"]"], {}, 413, True),
         "streamed too large": (
             [b"[" + b" " * 10_000, b" " * 10_000 + b"]"],
             {"length": False},
@@ -236,13 +276,13 @@ def test_api_key(artifacts, tmp_path):
         ((b"authorization", b"s3cret"), JSON),
     ):
         status, taken, body = _both(app, spy, rows, headers=headers)
-        assert (status, taken) == (401, False) and "API key" in body["error"]
+        assert (status, taken) == (401, True) and "API key" in body["error"]
 
 
 def test_not_ready_is_a_503(artifacts, tmp_path):
     app, spy = _app(artifacts["ridge"], tmp_path, load=False)
     status, taken, body = _both(app, spy, [json.dumps({"data": [RIDGE_ROW]}).encode()])
-    assert (status, taken) == (503, False) and "not loaded" in body["error"]
+    assert (status, taken) == (503, True) and "not loaded" in body["error"]
 
 
 def _requests(app: Litestar) -> dict[str, float]:
@@ -262,5 +302,15 @@ def test_every_request_is_counted_once(artifacts, tmp_path):
     _call(app, rows, query=b"top_k=x")  # declined: Litestar answers and counts it
     _call(app, [b"{bad"])
     _call(app, rows, headers=((b"content-type", b"text/plain"),))
-    assert spy.taken == 2
+    assert spy.taken == 3
     assert _requests(app) == {"200": 1, "400": 2, "415": 1}
+
+
+def test_deadline_is_a_503_on_both_paths(artifacts, tmp_path, seed_data):
+    _, x_test, *_ = seed_data
+    # a deadline already passed when the worker thread starts: the Kernel work is stopped
+    app, spy = _app(artifacts["svc"], tmp_path, request_timeout_seconds=1e-9)
+    body = json.dumps({"data": x_test[:2].tolist()}).encode()
+    status, taken, answer = _both(app, spy, [body])
+    assert (status, taken) == (503, True)
+    assert answer["error"].startswith("the request's deadline of 1e-09 s passed")

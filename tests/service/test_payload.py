@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from service.payload import MalformedBody, _distinct_strings, decode
+from scoring_explainers.runtime._payload import MalformedBody, _distinct_strings, decode
 
 NAMES = ["a", "b"]
 FRAME = pd.DataFrame([[1.0, 2.0], [3.0, 4.0]], columns=NAMES)

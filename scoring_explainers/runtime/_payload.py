@@ -1,0 +1,458 @@
+"""Request bodies -> a float matrix in feature order (numpy only: no pandas, no framework).
+
+Shared by the service (``POST /score``, ``run(raw_data)``) and the notebook dashboard
+(:class:`scoring_explainers.dashboard.ExplanationDashboard`). Accepted bodies:
+
+- ``{"data": [[v, ...], ...]}``: rows as lists, in feature order (one flat list = one row);
+- ``{"data": [{"feature": v, ...}, ...]}`` or ``[{"feature": v, ...}, ...]``: records;
+- pandas ``DataFrame.to_json()`` (``orient="columns"``, the default:
+  ``{"feature": {"0": v, "1": v}, ...}``), and also ``orient="split"`` and ``"index"``.
+
+``null`` means a missing value. Errors are :class:`InputError` naming the problem.
+
+Memory: a parsed body costs far more than its text (a Python float per number, a list per
+row), so a body larger than any request the model can take is refused from its structure
+before it is parsed (:func:`check_size`), and the service parses at most a few large bodies
+at once (``service.payload.ParseSlots``).
+
+JSON is read with orjson when it is installed (the ``serve`` extra), else with the standard
+library, as strictly (no NaN/Infinity literals, bounded nesting, no repeated keys).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from ._base import check_names
+
+try:  # an optional speed-up: the serve extra has it
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    orjson = None  # type: ignore[assignment]
+
+__all__ = [
+    "MAX_DEPTH",
+    "BodyTooLarge",
+    "MalformedBody",
+    "Structure",
+    "check_size",
+    "check_unique_keys",
+    "decode",
+    "first_non_number",
+    "not_a_number",
+    "parse_rows",
+    "rows_from_payload",
+    "scan",
+    "value_budget",
+]
+
+#: Deepest JSON nesting accepted (orjson's own limit): deeper bodies are a 400.
+MAX_DEPTH = 1024
+
+
+class MalformedBody(InputError):
+    """The body is not valid JSON (HTTP 400)."""
+
+
+class BodyTooLarge(InputError):
+    """Too many rows or values in one request (HTTP 413)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise MalformedBody(f"duplicate key {key[:80]!r} in a JSON object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def decode(body: bytes | bytearray | str) -> Any:
+    """Parse JSON strictly: no NaN/Infinity literals, bounded nesting, no duplicate keys.
+
+    orjson validates first (fast, and it bounds nesting); the standard library's parser
+    then rejects duplicate object keys, which orjson would silently resolve to the last.
+    That second parse is skipped when counting the quotes proves there is no duplicate
+    (see ``_distinct_strings``), as for every usual body shape. Without orjson the
+    standard library's parser does it all in one pass.
+    """
+    if not body:
+        raise MalformedBody('empty body: send a JSON object such as {"data": [[...]]}')
+    if orjson is None:
+        return _decode_stdlib(body)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+    if isinstance(payload, dict) or (
+        isinstance(payload, list) and payload and isinstance(payload[0], dict)
+    ):
+        quote: Any = '"' if isinstance(body, str) else b'"'
+        if body.count(quote) != 2 * _distinct_strings(payload):
+            check_unique_keys(body)
+    return payload
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedBody(f"body is not valid JSON: {name} is not a JSON value")
+
+
+def _decode_stdlib(body: bytes | bytearray | str) -> Any:
+    """:func:`decode` with the standard library only (orjson not installed)."""
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise MalformedBody("JSON nested too deeply") from exc
+    except MalformedBody:
+        raise
+    except ValueError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+
+
+def check_unique_keys(body: bytes | bytearray | str) -> None:
+    """Refuse a body with a repeated key in any object (the standard library's parser,
+    which sees every key; slower than orjson, so only run when needed)."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except RecursionError as exc:  # its limit is below orjson's
+        raise MalformedBody("JSON nested too deeply to check its keys") from exc
+    except MalformedBody:
+        raise
+    except ValueError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+
+
+def _strings(items: Any) -> int:
+    """Keys of the objects in a list, or its strings (pandas ``columns``); else 0."""
+    if not isinstance(items, list) or not items:
+        return 0
+    if isinstance(items[0], dict):
+        return sum(len(item) for item in items if isinstance(item, dict))
+    if isinstance(items[0], str):
+        return sum(isinstance(item, str) for item in items)
+    return 0
+
+
+def _distinct_strings(payload: Any) -> int:
+    """How many strings (keys, column names) the usual body shapes hold after parsing,
+    without walking the rows.
+
+    A body whose quote characters number exactly twice this has no duplicate key: every
+    JSON string takes at least two quotes, and each string counted here is a distinct
+    string of the text, so equality leaves no room for another one, a repeated key
+    included. Anything this does not count (string values, deeper objects) only makes the text's
+    count larger, and such bodies take the full duplicate-key check.
+    """
+    if isinstance(payload, list):
+        return _strings(payload)
+    n = len(payload)
+    for value in payload.values():
+        if isinstance(value, dict):
+            n += len(value)  # pandas orient="columns" / "index"
+        elif isinstance(value, list):
+            n += _strings(value)  # {"data": [records]}, split's columns
+    return n
+
+
+def _check_count(n: int, max_rows: int) -> None:
+    if n > max_rows:
+        raise BodyTooLarge(f"{n} rows in one request; the limit is {max_rows}")
+    if n == 0:
+        raise InputError("empty batch: no rows to score")
+
+
+#: The types a JSON number or null parses to (``bool`` is not one of them).
+_NUMBER_TYPES: frozenset[type] = frozenset({int, float, type(None)})
+
+
+def first_non_number(values: list[Any], allowed: frozenset[type] = _NUMBER_TYPES) -> int:
+    """Index of the first value whose type is not in ``allowed`` (numbers and null), or -1.
+
+    One pass over the types in C when all are numbers; strings and booleans, which
+    ``np.asarray(..., dtype=float)`` would silently turn into numbers, are found here.
+    """
+    if allowed.issuperset(map(type, values)):
+        return -1
+    return next(i for i, v in enumerate(values) if type(v) not in allowed)
+
+
+def not_a_number(value: Any) -> str:
+    """The end of the message for a value that should have been a number."""
+    return f"values must be numbers (null for a missing value), got {value!r:.40}"
+
+
+def _numbers(rows: list[Any], features: Sequence[str], *, plain: bool) -> np.ndarray:
+    """Rows as lists of numbers (or one flat list: one row) -> (n_rows, n_features).
+
+    ``plain``: the body's text is known to hold no string or boolean among the rows (see
+    :func:`parse_rows`), so numpy's conversion is all the checking needed (a nested list or
+    an object fails it); otherwise, or when it fails, each row is checked and the first
+    problem named.
+    """
+    n_features = len(features)
+    if plain:
+        try:
+            matrix = np.asarray(rows, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            pass  # named below
+        else:
+            if matrix.ndim == 1 and len(matrix) == n_features:
+                return matrix.reshape(1, -1)  # one flat list is one row
+            if matrix.ndim == 2 and matrix.shape[1] == n_features:
+                return matrix
+    if rows and all(type(v) is not list for v in rows):
+        rows = [rows]  # one flat list is one row
+    for i, row in enumerate(rows):
+        if type(row) is not list:
+            raise InputError(
+                f"row {i}: rows must be lists of {n_features} numbers (null for a missing "
+                f"value), got {row!r:.40}"
+            )
+        if len(row) != n_features:
+            raise InputError(f"expected {n_features} features per row, got {len(row)} in row {i}")
+        j = first_non_number(row)
+        if j >= 0:
+            raise InputError(f"row {i}, feature {features[j]!r}: {not_a_number(row[j])}")
+    try:
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), n_features)
+    except OverflowError as exc:  # an integer beyond float64
+        raise InputError("rows must hold numbers within the float64 range") from exc
+
+
+def _value(v: Any, feature: str, row: int) -> float:
+    if v is None:
+        return float("nan")
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InputError(f"row {row}, feature {feature!r}: {not_a_number(v)}")
+    return float(v)
+
+
+def _records(records: list[Any], features: Sequence[str], max_rows: int) -> np.ndarray:
+    _check_count(len(records), max_rows)
+    out = np.empty((len(records), len(features)))
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(f"record {i} is not an object of feature: value pairs")
+        if len(record) != len(features) or any(f not in record for f in features):
+            check_names(list(record), features, what="features", where=f"record {i}")
+        for j, name in enumerate(features):
+            out[i, j] = _value(record[name], name, i)
+    return out
+
+
+def _columns(table: dict[str, Any], features: Sequence[str], max_rows: int) -> np.ndarray:
+    """pandas ``orient="columns"``: {feature: {row label: value}}."""
+    check_names(list(table), features, what="features", where="columns")
+    labels = list(table[features[0]])
+    _check_count(len(labels), max_rows)
+    out = np.empty((len(labels), len(features)))
+    for j, name in enumerate(features):
+        column = table[name]
+        if not isinstance(column, dict) or len(column) != len(labels):
+            raise InputError(f"column {name!r} must map the same {len(labels)} row labels")
+        for i, label in enumerate(labels):
+            if label not in column:
+                raise InputError(f"column {name!r} has no value for row {label!r}")
+            out[i, j] = _value(column[label], name, i)
+    return out
+
+
+def _plain(body: bytes | bytearray | str, payload: Any) -> bool:
+    """Whether the text of ``payload`` holds no string and no boolean in row lists: no
+    ``true``/``false`` (looked for only when the text has an ``e`` at all), and no quotes
+    but those of the keys and of a pandas ``split`` body's ``columns`` and ``index`` (each
+    a distinct string of the text)."""
+    if isinstance(body, str):
+        body = body.encode()
+    if b"e" in body and (b"true" in body or b"false" in body):
+        return False
+    strings = 0
+    if isinstance(payload, dict):
+        strings = len(payload)
+        for key in ("columns", "index"):
+            labels = payload.get(key)
+            if isinstance(labels, list):
+                strings += sum(isinstance(label, str) for label in labels)
+    return body.count(b'"') == 2 * strings
+
+
+def parse_rows(
+    body: bytes | bytearray | str, features: Sequence[str], *, max_rows: int
+) -> np.ndarray:
+    """:func:`decode` and :func:`rows_from_payload`, knowing the text: row lists whose text
+    holds no strings or booleans are converted without checking each value."""
+    payload = decode(body)
+    return rows_from_payload(payload, features, max_rows=max_rows, plain=_plain(body, payload))
+
+
+def rows_from_payload(
+    payload: Any, features: Sequence[str], *, max_rows: int, plain: bool = False
+) -> np.ndarray:
+    """The rows of a decoded body as a float64 matrix of shape (n_rows, n_features).
+
+    ``plain``: the text is known to hold no string or boolean in row lists (see
+    :func:`parse_rows`); by default each value of row lists is checked.
+    """
+    if isinstance(payload, list):
+        if payload and all(isinstance(r, dict) for r in payload):
+            return _records(payload, features, max_rows)
+        _check_count(len(payload), max_rows)
+        return _numbers(payload, features, plain=plain)
+    if not isinstance(payload, dict):
+        raise InputError("body must be a JSON object or array of rows")
+    if "data" in payload:
+        data = payload["data"]
+        if "columns" in payload:  # pandas orient="split"
+            columns = payload["columns"]
+            if not isinstance(columns, list) or not isinstance(data, list):
+                raise InputError("split orientation needs 'columns' and 'data' lists")
+            _check_count(len(data), max_rows)
+            names = [str(c) for c in columns]
+            check_names(names, features, what="features", where="columns")
+            matrix = _numbers(data, names, plain=plain)
+            order = [names.index(f) for f in features]
+            return matrix[:, order]
+        if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+            return _records(data, features, max_rows)
+        if not isinstance(data, list):
+            raise InputError("'data' must be a list of rows")
+        if data and not isinstance(data[0], list):
+            data = [data]
+        _check_count(len(data), max_rows)
+        return _numbers(data, features, plain=plain)
+    if payload and all(isinstance(v, dict) for v in payload.values()):
+        keys = list(payload)
+        if set(keys) & set(features):
+            return _columns(payload, features, max_rows)
+        # pandas orient="index": {row label: {feature: value}}
+        return _records(list(payload.values()), features, max_rows)
+    raise InputError(
+        'unrecognised body: send {"data": [[...], ...]}, a list of records, or '
+        "pandas DataFrame.to_json()"
+    )
+
+
+# -- the size of a body's structure, before it is parsed -------------------------------------
+#: +1 for ``[`` and ``{``, -1 for ``]`` and ``}``: a byte's change of nesting depth.
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[[ord("["), ord("{")]] = 1
+_DEPTH_STEP[[ord("]"), ord("}")]] = -1
+_QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
+#: Bytes scanned at a time (the scan's temporary arrays are a few times this).
+_SCAN_CHUNK = 1 << 18
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What :func:`scan` finds outside the strings of a JSON text."""
+
+    commas: int
+    """Commas: every value of an array or object but the first follows one."""
+    containers: int
+    """Arrays and objects."""
+    depth: int
+    """Deepest nesting."""
+
+    @property
+    def values(self) -> int:
+        """The number of values (numbers, strings, arrays, objects...) and keys parsing
+        the text would build, give or take one (the first value of the text)."""
+        return self.commas + self.containers
+
+
+def _escaped_quotes(chunk: np.ndarray, quotes: np.ndarray, run: int) -> np.ndarray:
+    """Which of the ``quotes`` (positions in ``chunk``) follow an odd run of backslashes
+    (``run``: the backslashes that ended the chunks before)."""
+    backslash = chunk == _BACKSLASH
+    positions = np.arange(len(chunk))
+    # the last byte that is not a backslash, at or before each position
+    last_other = np.maximum.accumulate(np.where(backslash, -1, positions))
+    before = quotes - 1
+    start = np.where(quotes > 0, last_other[np.maximum(before, 0)], -1)
+    length = before - start + np.where(start < 0, run, 0)
+    return (length % 2).astype(bool)
+
+
+def scan(body: bytes | bytearray) -> Structure:
+    """Count a JSON text's commas and containers and measure its depth, outside strings,
+    without parsing it: a vectorised pass over the bytes, a chunk at a time (a few MB of
+    temporaries whatever the body's size).
+
+    Text that is not valid JSON gives some counts; the parser refuses it afterwards.
+    """
+    data = np.frombuffer(body, np.uint8)
+    has_escapes = b"\\" in body
+    in_string = False  # whether the chunk starts inside a string
+    run = 0  # backslashes ending the previous chunk
+    depth = deepest = commas = containers = 0
+    for start in range(0, len(data), _SCAN_CHUNK):
+        chunk = data[start : start + _SCAN_CHUNK]
+        quotes = np.flatnonzero(chunk == _QUOTE)
+        if has_escapes and len(quotes):
+            quotes = quotes[~_escaped_quotes(chunk, quotes, run)]
+        if has_escapes:
+            tail = chunk[::-1] != _BACKSLASH
+            ended = int(np.argmax(tail)) if tail.any() else len(chunk)
+            run = ended + (run if ended == len(chunk) else 0)
+        # a byte is inside a string when an odd number of quotes precede it in the text
+        toggles = np.zeros(len(chunk), np.int8)
+        toggles[quotes] = 1
+        outside = (np.cumsum(toggles, dtype=np.int32) + in_string) % 2 == 0
+        in_string = bool((len(quotes) + in_string) % 2)
+        steps = _DEPTH_STEP[chunk] * outside
+        commas += int(np.count_nonzero((chunk == _COMMA) & outside))
+        containers += int(np.count_nonzero(steps == 1))
+        levels = np.cumsum(steps, dtype=np.int32)
+        if len(levels):
+            deepest = max(deepest, depth + int(levels.max()))
+            depth += int(levels[-1])
+    return Structure(commas=commas, containers=containers, depth=deepest)
+
+
+def value_budget(n_features: int, max_rows: int) -> int:
+    """The most values and keys (:attr:`Structure.values`) a body may hold for a model with
+    ``n_features`` inputs and requests of at most ``max_rows`` rows.
+
+    Every accepted body shape fits: rows (a value per cell and a list per row), records and
+    pandas orientations (a key and a value per cell), V2 tensors, one [n_rows, 1] tensor
+    per feature (a list per cell), with room for names, parameters and the like.
+    """
+    return 2 * max_rows * (n_features + 1) + 64 * n_features + 1024
+
+
+def check_size(body: bytes | bytearray | str, n_features: int, max_rows: int) -> None:
+    """Refuse, before parsing, a body holding more values than any request the model can
+    take (:func:`value_budget`): a 413, a 422 for one over-wide row, a 400 when nested
+    deeper than ``MAX_DEPTH``.
+
+    Free for a body shorter than the budget (every value takes a byte); otherwise the byte
+    counts decide, and only when those exceed the budget does :func:`scan` look outside
+    the strings (a comma in a feature name is not a value).
+    """
+    budget = value_budget(n_features, max_rows)
+    if len(body) <= budget:
+        return
+    if isinstance(body, str):  # run(raw_data) may be given text
+        body = body.encode()
+    if body.count(b",") + body.count(b"[") + body.count(b"{") <= budget:
+        return
+    found = scan(body)
+    if found.depth > MAX_DEPTH:
+        raise MalformedBody(f"JSON nested {found.depth} levels deep; at most {MAX_DEPTH}")
+    if found.values <= budget:
+        return
+    if found.containers <= 3:  # {"data": [[...]]} and its like: one row
+        raise InputError(
+            f"expected {n_features} features per row, got a row of about "
+            f"{found.commas + 1:,} values"
+        )
+    raise BodyTooLarge(
+        f"the body holds about {found.values:,} values; a request takes at most "
+        f"{max_rows} rows of {n_features} features (the limit is {budget:,} values)"
+    )
