@@ -11,11 +11,11 @@ import numpy as np
 
 from .._errors import InputError, UnsupportedModelError
 from ..distill import binary_classifier
+from ..distill import is_classifier as _is_classifier
 from ..explanation import GlobalExplanation, LocalExplanation
 from ..runtime import LinearScoringExplainer, ScoringExplainer, TreeScoringExplainer
 from ..surrogates import ExplainableModel, Target
 from ._common import ExplainedModel, ModelTask, dense, explained_model, to_explanation
-from ._common import is_classifier as _is_classifier
 
 __all__ = ["MimicExplainer"]
 

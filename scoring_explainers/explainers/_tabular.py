@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import ConversionError, InputError, UnsupportedModelError
+from ..distill import final_estimator
 from ..explanation import GlobalExplanation, LocalExplanation
 from ..runtime import (
     KernelScoringExplainer,
@@ -111,8 +112,7 @@ class TabularExplainer:
             raise InputError(f"model_task must be auto, classification or regression: {model_task}")
         self.model = model
         self.initialization_examples = dense(initialization_examples)
-        final = model.steps[-1][1] if getattr(model, "steps", None) else model
-        kind, reason = choose(final)
+        kind, reason = choose(final_estimator(model))
         explained = explained_model(
             model,
             self.initialization_examples,
