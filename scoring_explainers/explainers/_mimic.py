@@ -30,7 +30,8 @@ AUGMENT_JITTER = 0.1
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
+    logit: np.ndarray = np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
+    return logit
 
 
 def _r2(truth: np.ndarray, guess: np.ndarray) -> float:

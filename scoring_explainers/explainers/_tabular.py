@@ -194,7 +194,9 @@ class TabularExplainer:
     # -- explanations -------------------------------------------------------------------
     def explain_local(self, evaluation_examples: Any) -> LocalExplanation:
         """Local importances of ``evaluation_examples`` (raw rows)."""
-        return self._explain(evaluation_examples, is_global=False)
+        explanation = self._explain(evaluation_examples, is_global=False)
+        assert isinstance(explanation, LocalExplanation)
+        return explanation
 
     def explain_global(
         self, evaluation_examples: Any, *, include_local: bool = True
@@ -206,7 +208,9 @@ class TabularExplainer:
         assert isinstance(explanation, GlobalExplanation)
         return explanation
 
-    def _explain(self, X: Any, *, is_global: bool, include_local: bool = True) -> Any:
+    def _explain(
+        self, X: Any, *, is_global: bool, include_local: bool = True
+    ) -> LocalExplanation | GlobalExplanation:
         return to_explanation(
             self.engine_,
             self.explained_,

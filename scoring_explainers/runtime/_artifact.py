@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -235,7 +235,7 @@ def _repeated(values: list[Any], at_most: int = 10) -> list[Any]:
 
 
 def _names(manifest: dict[str, Any], key: str, default: Any = None) -> list[str]:
-    names = manifest.get(key, default)
+    names: list[str] = manifest.get(key, default)
     _require(
         isinstance(names, list) and len(names) > 0 and all(isinstance(f, str) for f in names),
         MANIFEST,
@@ -318,7 +318,7 @@ def _read_manifest(data: bytes) -> dict[str, Any]:
             MANIFEST,
             "metadata.model_classes must list one model label per class",
         )
-    return manifest
+    return cast("dict[str, Any]", manifest)
 
 
 def _check_digest(name: str, data: bytes, digest: str) -> bytes:

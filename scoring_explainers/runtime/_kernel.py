@@ -331,7 +331,9 @@ class KernelScoringExplainer(ScoringExplainer):
         ``matmul`` over the stacked rows runs the same product for every row, so a row's
         values do not depend on the rest of the batch.
         """
-        phi = np.matmul(self.projection_, y) + self.constraint_[None, :, None] * delta[:, None, :]
+        phi: np.ndarray = (
+            np.matmul(self.projection_, y) + self.constraint_[None, :, None] * delta[:, None, :]
+        )
         if self.max_features is None:
             return phi
         return self._refit_top(phi, y, delta)
