@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 def _input_format(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if args.input_format:
         return str(args.input_format)
-    suffix = args.input.suffix.lower().lstrip(".")
+    suffix: str = args.input.suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return suffix
     if args.input.is_dir():

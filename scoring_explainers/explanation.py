@@ -17,7 +17,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -61,10 +61,10 @@ def _ranked(values: np.ndarray, top_k: int | None) -> np.ndarray:
 def _with_nulls(array: np.ndarray) -> list[Any]:
     """Nested lists with NaN as ``None`` (JSON has no NaN; ``None`` reads back as NaN)."""
     if not np.isnan(array).any():
-        return array.tolist()
+        return cast("list[Any]", array.tolist())
     values = array.astype(object)
     values[np.isnan(array)] = None
-    return values.tolist()
+    return cast("list[Any]", values.tolist())
 
 
 def _finite(name: str, array: np.ndarray) -> np.ndarray:
@@ -254,7 +254,7 @@ class LocalExplanation:
     @property
     def local_importance_values(self) -> list[Any]:
         """``(n_classes, n_rows, n_features)`` (classification) or ``(n_rows, n_features)``."""
-        return self._local_array().tolist()
+        return cast("list[Any]", self._local_array().tolist())
 
     @property
     def num_examples(self) -> int:
@@ -267,18 +267,18 @@ class LocalExplanation:
     def get_local_importance_rank(self) -> list[Any]:
         """Feature indices per row sorted by local value, descending (signed, as
         interpret-community ranks them)."""
-        return _ranked(self._local_array(), None).tolist()
+        return cast("list[Any]", _ranked(self._local_array(), None).tolist())
 
     def get_ranked_local_names(self, top_k: int | None = None) -> list[Any]:
         """Feature names per row (and class) sorted by local value, descending."""
         names = np.asarray(self._features, dtype=object)
-        return names[_ranked(self._local_array(), top_k)].tolist()
+        return cast("list[Any]", names[_ranked(self._local_array(), top_k)].tolist())
 
     def get_ranked_local_values(self, top_k: int | None = None) -> list[Any]:
         """Local values per row (and class) sorted descending."""
         values = self._local_array()
         order = _ranked(values, top_k)
-        return np.take_along_axis(values, order, axis=-1).tolist()
+        return cast("list[Any]", np.take_along_axis(values, order, axis=-1).tolist())
 
     # -- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -427,7 +427,7 @@ class GlobalExplanation(LocalExplanation):
     # -- global members -------------------------------------------------------------------
     @property
     def global_importance_values(self) -> list[float]:
-        return self._global.tolist()
+        return cast("list[float]", self._global.tolist())
 
     @property
     def global_importance_std(self) -> list[float] | None:
@@ -435,13 +435,13 @@ class GlobalExplanation(LocalExplanation):
 
     @property
     def global_importance_rank(self) -> list[int]:
-        return _ranked(self._global, None).tolist()
+        return cast("list[int]", _ranked(self._global, None).tolist())
 
     def get_ranked_global_names(self, top_k: int | None = None) -> list[str]:
         return [self._features[i] for i in _ranked(self._global, top_k)]
 
     def get_ranked_global_values(self, top_k: int | None = None) -> list[float]:
-        return self._global[_ranked(self._global, top_k)].tolist()
+        return cast("list[float]", self._global[_ranked(self._global, top_k)].tolist())
 
     def get_feature_importance_dict(self, top_k: int | None = None) -> dict[str, float]:
         """Feature name -> global importance, in rank order (JSON-native)."""
@@ -455,19 +455,20 @@ class GlobalExplanation(LocalExplanation):
 
     @property
     def per_class_values(self) -> list[list[float]]:
-        return self._per_class_array().tolist()
+        return cast("list[list[float]]", self._per_class_array().tolist())
 
     @property
     def per_class_rank(self) -> list[list[int]]:
-        return _ranked(self._per_class_array(), None).tolist()
+        return cast("list[list[int]]", _ranked(self._per_class_array(), None).tolist())
 
     def get_ranked_per_class_names(self, top_k: int | None = None) -> list[list[str]]:
         names = np.asarray(self._features, dtype=object)
-        return names[_ranked(self._per_class_array(), top_k)].tolist()
+        return cast("list[list[str]]", names[_ranked(self._per_class_array(), top_k)].tolist())
 
     def get_ranked_per_class_values(self, top_k: int | None = None) -> list[list[float]]:
         values = self._per_class_array()
-        return np.take_along_axis(values, _ranked(values, top_k), axis=-1).tolist()
+        ranked = np.take_along_axis(values, _ranked(values, top_k), axis=-1)
+        return cast("list[list[float]]", ranked.tolist())
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -63,7 +63,8 @@ class FeatureMap:
 
     def to_raw(self, values: np.ndarray) -> np.ndarray:
         """Engineered values (..., n_engineered) -> raw values (..., n_raw)."""
-        return np.asarray(values, dtype=np.float64) @ self.weights.T
+        raw: np.ndarray = np.asarray(values, dtype=np.float64) @ self.weights.T
+        return raw
 
     def transform(self, X: Any) -> np.ndarray:
         """Raw rows -> engineered float64 matrix (n_rows, n_engineered)."""

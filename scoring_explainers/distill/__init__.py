@@ -17,9 +17,11 @@ from typing import Any
 
 from ..runtime import register_builder
 from ._convert import ConvertedModel, check_agreement, preprocessing_to_onnx, to_onnx
+from ._estimator import final_estimator, gives_probabilities, is_classifier
 from ._explainers import binary_classifier, distill, scoring_explainer_for
 from ._kernel import from_model as _kernel_from_model
 from ._linear import from_model as _linear_from_model
+from ._prepare import resolve_features
 from ._tree import from_model as _tree_from_model
 
 __all__ = [
@@ -27,7 +29,11 @@ __all__ = [
     "binary_classifier",
     "check_agreement",
     "distill",
+    "final_estimator",
+    "gives_probabilities",
+    "is_classifier",
     "preprocessing_to_onnx",
+    "resolve_features",
     "scoring_explainer_for",
     "to_onnx",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._errors import ConversionError
 from ..runtime._onnx_model import LABEL_OUTPUT, PREDICTION_OUTPUT, PROBABILITY_OUTPUT
+from ._estimator import final_estimator, gives_probabilities
 
 __all__ = ["ConvertedModel", "check_agreement", "preprocessing_to_onnx", "to_onnx"]
 
@@ -109,11 +110,6 @@ def _register_boosters() -> None:
     _BOOSTERS_REGISTERED = True
 
 
-def _final_estimator(model: Any) -> Any:
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
-
-
 def _unconvertible_step(model: Any, exc: Exception) -> str:
     """Name the estimator skl2onnx could not convert, from its error or the pipeline."""
     text = str(exc)
@@ -126,11 +122,6 @@ def _unconvertible_step(model: Any, exc: Exception) -> str:
         if name in text:
             return _qualname(part)
     return _qualname(model)
-
-
-def _is_classifier(model: Any) -> bool:
-    final = _final_estimator(model)
-    return hasattr(final, "classes_") and hasattr(model, "predict_proba")
 
 
 def _default_opset(target_opset: int | None) -> dict[str, int]:
@@ -192,7 +183,7 @@ def _convert_sklearn(
     from skl2onnx.common.data_types import FloatTensorType
 
     _register_boosters()
-    options = {"zipmap": False} if _is_classifier(model) else None
+    options = {"zipmap": False} if gives_probabilities(model) else None
     if names is None:
         fitted = getattr(model, "feature_names_in_", None)
         names = None if fitted is None else [str(f) for f in fitted]
@@ -253,7 +244,7 @@ def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) ->
 
     from ._svm_onnx import dense_svm_graph
 
-    final = _final_estimator(model)
+    final = final_estimator(model)
     opsets = _default_opset(target_opset)
     if final is model:
         return dense_svm_graph(final, n_features, opset=opsets[""])
@@ -479,13 +470,13 @@ def to_onnx(
         elif hasattr(model, "fit") and hasattr(model, "predict"):
             from ._svm_onnx import supports
 
-            if supports(_final_estimator(model)):
+            if supports(final_estimator(model)):
                 onx = _convert_dense_svm(model, n_features, target_opset)
             else:
                 onx = _convert_sklearn(model, n_features, target_opset)
-            task = "classification" if _is_classifier(model) else "regression"
+            task = "classification" if gives_probabilities(model) else "regression"
             model_classes = (
-                list(_final_estimator(model).classes_) if task == "classification" else None
+                list(final_estimator(model).classes_) if task == "classification" else None
             )
         else:
             raise ConversionError(f"cannot convert {source} to ONNX: not a fitted model")

@@ -24,7 +24,8 @@ def _size_mass(n_features: int) -> np.ndarray:
     """Shapley-kernel mass of each coalition size 1..M-1 (normalised to sum to 1)."""
     sizes = np.arange(1, n_features)
     mass = (n_features - 1) / (sizes * (n_features - sizes))
-    return mass / mass.sum()
+    normalised: np.ndarray = mass / mass.sum()
+    return normalised
 
 
 def _all_of_size(n_features: int, size: int) -> np.ndarray:

@@ -210,6 +210,7 @@ def distill(
             f"expected a TabularExplainer or MimicExplainer, got {type(explainer).__name__} "
             "(use from_model for a fitted model)"
         )
+    engine: ScoringExplainer
     engine, explained, raw_examples = parts(kind, initialization_examples)
     if isinstance(engine.model, PythonModel):
         raise ConversionError(

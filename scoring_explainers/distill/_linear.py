@@ -11,6 +11,7 @@ import numpy as np
 from .._errors import UnsupportedModelError
 from ..runtime._base import OutputSpace
 from ..runtime._linear import LinearScoringExplainer, Link
+from ._estimator import final_estimator
 from ._prepare import prepare, resolve_features
 
 __all__ = ["from_model"]
@@ -50,7 +51,7 @@ def _linear_form(model: Any, n_features: int) -> tuple[np.ndarray, np.ndarray, A
     """
     steps = getattr(model, "steps", None)
     transforms = [s for _, s in steps[:-1]] if steps else []
-    final = steps[-1][1] if steps else model
+    final = final_estimator(model)
     if not (hasattr(final, "coef_") and hasattr(final, "intercept_")):
         raise UnsupportedModelError(
             f"{type(final).__name__} is not a linear model with coef_ and intercept_; "

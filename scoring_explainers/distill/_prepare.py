@@ -12,6 +12,7 @@ from .._errors import ConversionError, InputError, UnsupportedModelError
 from ..runtime._base import as_matrix
 from ..runtime._onnx_model import OnnxModel, Task
 from ._convert import check_agreement, to_onnx
+from ._estimator import final_estimator, gives_probabilities, is_classifier
 
 __all__ = ["Prepared", "PythonModel", "checked_agreement", "prepare", "resolve_features"]
 
@@ -95,17 +96,6 @@ def checked_agreement(
     return report
 
 
-def _is_classifier(estimator: Any) -> bool:
-    if not hasattr(estimator, "fit"):
-        return False
-    try:
-        from sklearn.base import is_classifier
-
-        return bool(is_classifier(estimator))
-    except Exception:  # not a scikit-learn-style estimator
-        return False
-
-
 def prepare(
     model: Any,
     initialization_examples: Any,
@@ -120,8 +110,8 @@ def prepare(
     With ``require_onnx=False`` a model that does not convert is called in Python instead
     (:class:`PythonModel`): it explains in-process but cannot be saved.
     """
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    if _is_classifier(final) and not hasattr(model, "predict_proba"):
+    final = final_estimator(model)
+    if is_classifier(model) and not hasattr(model, "predict_proba"):
         raise UnsupportedModelError(
             f"{type(final).__name__} is a classifier without predict_proba: the scoring "
             "explainers explain class probabilities (or a logistic margin); wrap it in "
@@ -233,7 +223,7 @@ class PythonModel:
 def _python_prepared(
     model: Any, X: np.ndarray, names: list[str], classes: list[Any] | None, error: str
 ) -> Prepared:
-    task: Task = "classification" if hasattr(model, "predict_proba") else "regression"
+    task: Task = "classification" if gives_probabilities(model) else "regression"
     fitted = getattr(model, "feature_names_in_", None)
     python = PythonModel(
         model,

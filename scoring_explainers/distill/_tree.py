@@ -10,6 +10,7 @@ import numpy as np
 from .._errors import ConversionError, InputError, UnsupportedModelError
 from ..runtime._tree import TreeScoringExplainer
 from ._convert import ConvertedModel
+from ._estimator import final_estimator
 from ._prepare import Prepared
 from ._tree_onnx import ensemble_to_onnx
 from ._trees import Ensemble, _tree_sum, extract, paths
@@ -37,9 +38,9 @@ def _prepare_own_graph(
     """
     from ._prepare import checked_agreement, prepare, resolve_features
 
-    if hasattr(model, "steps") and len(model.steps) > 1:
+    if len(getattr(model, "steps", None) or []) > 1:
         raise UnsupportedModelError(
-            f"{type(model.steps[-1][1]).__name__} inside a Pipeline is not supported: its "
+            f"{type(final_estimator(model)).__name__} inside a Pipeline is not supported: its "
             "graph is built from the trees alone; pass the fitted model on transformed rows"
         )
     model_classes = None
@@ -104,7 +105,7 @@ def from_model(
     ensemble = extract(model)
     if initialization_examples is None:
         initialization_examples = np.zeros((1, ensemble.n_features))
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    final = final_estimator(model)
     if type(final).__name__.startswith("HistGradientBoosting"):
         # skl2onnx cannot convert it: the graph is built from the extracted trees
         prep = _prepare_own_graph(

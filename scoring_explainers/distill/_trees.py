@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import UnsupportedModelError
+from ._estimator import final_estimator
 
 __all__ = ["Ensemble", "Tree", "extract", "paths"]
 
@@ -343,7 +344,7 @@ def _tree_sum(ensemble: Ensemble, X: np.ndarray) -> np.ndarray:
 
 def extract(model: Any) -> Ensemble:
     """The tree ensemble of a fitted model (the last step of a Pipeline)."""
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    final = final_estimator(model)
     module = type(final).__module__
     if module.startswith("xgboost"):
         return _xgboost(final)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError, UnsupportedModelError
+from ..distill import final_estimator, resolve_features
 from ..explanation import GlobalExplanation, LocalExplanation, global_from_local
 from ..runtime import ScoringExplainer
 from ..transformations import FeatureMap, feature_map
@@ -43,31 +44,11 @@ def _width(X: Any) -> int:
     return int(shape[1])
 
 
-def is_classifier(model: Any) -> bool:
-    """scikit-learn's view (a Pipeline is what its last step is), else ``predict_proba``."""
-    try:
-        from sklearn.base import is_classifier as sklearn_is_classifier
-
-        if sklearn_is_classifier(model):
-            return True
-    except Exception:  # not a scikit-learn object
-        pass
-    return hasattr(model, "predict_proba")
-
-
-def raw_names(X: Any, model: Any, features: list[str] | None, use_model: bool) -> list[str]:
-    """Names of the raw columns: given, else the DataFrame's columns, else (``use_model``)
-    the ``feature_names_in_`` of ``model`` (the model, or the transformations that take
-    the raw rows), else generic ``feature_i``."""
+def raw_names(X: Any, model: Any, features: list[str] | None) -> list[str]:
+    """Names of the raw columns (:func:`~scoring_explainers.distill.resolve_features` with
+    ``model`` the model, or the transformations that take the raw rows), one per column."""
     width = _width(X)
-    if features is not None:
-        names = [str(f) for f in features]
-    elif hasattr(X, "columns"):
-        names = [str(c) for c in X.columns]
-    elif use_model and getattr(model, "feature_names_in_", None) is not None:
-        names = [str(f) for f in model.feature_names_in_]
-    else:
-        names = [f"feature_{i}" for i in range(width)]
+    names = resolve_features(X, model, features)
     if len(names) != width:
         raise InputError(f"{len(names)} feature names for {width} columns")
     return names
@@ -126,13 +107,13 @@ def explained_model(
     """
     X = dense(X)
     if transformations is not None:
-        names = raw_names(X, transformations, features, use_model=True)
+        names = raw_names(X, transformations, features)
         given = feature_map(
             transformations, names, allow_all_transformations=allow_all_transformations
         )
         return ExplainedModel(model, names, given.engineered_features, given, transformations)
     steps = getattr(model, "steps", None)
-    names = raw_names(X, model, features, use_model=True)
+    names = raw_names(X, model, features)
     if split_pipeline and steps and len(steps) > 1:
         preprocessing = model[:-1]
         fmap: FeatureMap | None = None
@@ -144,7 +125,7 @@ def explained_model(
             pass
         if fmap is not None:
             return ExplainedModel(
-                steps[-1][1], names, fmap.engineered_features, fmap, preprocessing
+                final_estimator(model), names, fmap.engineered_features, fmap, preprocessing
             )
     return ExplainedModel(model, names, names, None, None)
 

@@ -11,11 +11,11 @@ import numpy as np
 
 from .._errors import InputError, UnsupportedModelError
 from ..distill import binary_classifier
+from ..distill import is_classifier as _is_classifier
 from ..explanation import GlobalExplanation, LocalExplanation
 from ..runtime import LinearScoringExplainer, ScoringExplainer, TreeScoringExplainer
 from ..surrogates import ExplainableModel, Target
 from ._common import ExplainedModel, ModelTask, dense, explained_model, to_explanation
-from ._common import is_classifier as _is_classifier
 
 __all__ = ["MimicExplainer"]
 
@@ -30,7 +30,8 @@ AUGMENT_JITTER = 0.1
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
+    logit: np.ndarray = np.clip(np.log(p) - np.log1p(-p), -LOGIT_CLIP, LOGIT_CLIP)
+    return logit
 
 
 def _r2(truth: np.ndarray, guess: np.ndarray) -> float:

@@ -9,9 +9,9 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError
+from ..distill import is_classifier as _is_classifier
 from ..explanation import GlobalExplanation
 from ._common import ModelTask, dense, explained_model, numeric
-from ._common import is_classifier as _is_classifier
 
 __all__ = ["METRICS", "PFIExplainer"]
 

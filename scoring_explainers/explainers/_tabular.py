@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import ConversionError, InputError, UnsupportedModelError
+from ..distill import final_estimator
 from ..explanation import GlobalExplanation, LocalExplanation
 from ..runtime import (
     KernelScoringExplainer,
@@ -111,8 +112,7 @@ class TabularExplainer:
             raise InputError(f"model_task must be auto, classification or regression: {model_task}")
         self.model = model
         self.initialization_examples = dense(initialization_examples)
-        final = model.steps[-1][1] if getattr(model, "steps", None) else model
-        kind, reason = choose(final)
+        kind, reason = choose(final_estimator(model))
         explained = explained_model(
             model,
             self.initialization_examples,
@@ -194,7 +194,9 @@ class TabularExplainer:
     # -- explanations -------------------------------------------------------------------
     def explain_local(self, evaluation_examples: Any) -> LocalExplanation:
         """Local importances of ``evaluation_examples`` (raw rows)."""
-        return self._explain(evaluation_examples, is_global=False)
+        explanation = self._explain(evaluation_examples, is_global=False)
+        assert isinstance(explanation, LocalExplanation)
+        return explanation
 
     def explain_global(
         self, evaluation_examples: Any, *, include_local: bool = True
@@ -206,7 +208,9 @@ class TabularExplainer:
         assert isinstance(explanation, GlobalExplanation)
         return explanation
 
-    def _explain(self, X: Any, *, is_global: bool, include_local: bool = True) -> Any:
+    def _explain(
+        self, X: Any, *, is_global: bool, include_local: bool = True
+    ) -> LocalExplanation | GlobalExplanation:
         return to_explanation(
             self.engine_,
             self.explained_,

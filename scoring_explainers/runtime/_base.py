@@ -491,7 +491,8 @@ class ScoringExplainer(ABC):
             return values
         if get_raw is False:
             return values
-        return np.einsum("reo,ae->rao", values, self._feature_map)
+        raw: np.ndarray = np.einsum("reo,ae->rao", values, self._feature_map)
+        return raw
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictions (n_rows,) and explained outputs (n_rows, n_outputs): the model's."""

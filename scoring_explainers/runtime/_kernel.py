@@ -114,9 +114,6 @@ class KernelScoringExplainer(ScoringExplainer):
         self.constraint_ = np.asarray(constraint, dtype=np.float64)
         self._background32 = self.background_.astype(np.float32)
         self._gather = self._gather_index()
-        self._reduce = np.kron(
-            self.background_weights_[:, None], np.eye(len(self._expected_values))
-        )
         m = self.masks_.shape[1]
         if max_features is not None and not 1 <= int(max_features) <= m:
             raise ValueError(f"max_features must be in [1, {m}], got {max_features}")
@@ -302,13 +299,42 @@ class KernelScoringExplainer(ScoringExplainer):
         return synthetic.reshape(r * s * b, m)
 
     def _coalition_values(self, X32: np.ndarray, coalitions: slice) -> np.ndarray:
-        """v(z) for rows X32 (r, M) and a slice of coalitions: shape (r, s, K)."""
+        """v(z) for rows X32 (r, M) and a slice of coalitions: shape (r, s, K).
+
+        The weighted mean over the background is summed in an order fixed by the background
+        size alone (:meth:`_sum_over_background`), so a value does not depend on how many
+        rows and coalitions share its chunk: one matrix product for the chunk would round
+        differently with its shape (BLAS picks its kernels and blocking by shape).
+        """
         r = X32.shape[0]
         b = self._background32.shape[0]
         out = self._model.outputs(self.synthetic_rows(X32, coalitions))
         k = out.shape[1]
-        # Weighted mean over the background as one 2-D product: (r*s, b*K) @ (b*K, K).
-        return (out.reshape(-1, b * k) @ self._reduce).reshape(r, -1, k)
+        n = out.shape[0] // b
+        # Row j * K + c: background row j's weighted output c for each of the n (row,
+        # coalition) pairs, contiguous, so that the sums below run over long blocks.
+        terms = np.empty((b * k, n))
+        weights = np.repeat(self.background_weights_, k)[:, None]
+        np.multiply(out.reshape(n, b * k).T, weights, out=terms)
+        return self._sum_over_background(terms, k).T.reshape(r, -1, k)
+
+    @staticmethod
+    def _sum_over_background(terms: np.ndarray, k: int) -> np.ndarray:
+        """Sum the ``b`` blocks of ``k`` rows of ``terms`` (b * k, n) by a pairwise tree.
+
+        Only elementwise additions (each rounded on its own) in an order fixed by ``b``
+        alone, so every entry is the same whatever ``n`` is. Overwrites ``terms``.
+
+        Returns
+        -------
+        ndarray of shape (k, n)
+        """
+        b = terms.shape[0] // k
+        while b > 1:
+            half = b // 2  # block i += block i + b - half; an odd b's middle block waits
+            terms[: half * k] += terms[(b - half) * k : b * k]
+            b -= half
+        return terms[:k]
 
     def chunk_plan(self, n_rows: int) -> Iterator[tuple[slice, slice]]:
         """The (rows, coalitions) blocks evaluated per onnxruntime call, in order.
@@ -357,7 +383,9 @@ class KernelScoringExplainer(ScoringExplainer):
         ``matmul`` over the stacked rows runs the same product for every row, so a row's
         values do not depend on the rest of the batch.
         """
-        phi = np.matmul(self.projection_, y) + self.constraint_[None, :, None] * delta[:, None, :]
+        phi: np.ndarray = (
+            np.matmul(self.projection_, y) + self.constraint_[None, :, None] * delta[:, None, :]
+        )
         if self.max_features is None:
             return phi
         return self._refit_top(phi, y, delta)

@@ -454,7 +454,8 @@ class TreeScoringExplainer(ScoringExplainer):
         factor = z[None, :, None] * (1 - self._t) + o[:, :, None] * self._t
         whole = np.multiply.reduceat(factor, a["leaf_start"], axis=1)
         values = (o - z) * ((whole[:, self._leaf_of, :] / factor) * self._w).sum(axis=-1)
-        return values[:, self._order]
+        ordered: np.ndarray = values[:, self._order]
+        return ordered
 
     def _interventional(self, on: np.ndarray) -> np.ndarray:
         """Element contributions averaged over the background, (n, n_elements), for
@@ -487,7 +488,8 @@ class TreeScoringExplainer(ScoringExplainer):
         slot = self._element_slot
         in_x = in_total[self._leaf_of] - in_with_bit.reshape(-1, len(on))[slot]  # b off, x on
         out_b = out_with_bit.reshape(-1, len(on))[slot]  # b on, x off
-        return (np.where(on.T, in_x, out_b).T / n_background)[:, self._order]
+        ordered: np.ndarray = (np.where(on.T, in_x, out_b).T / n_background)[:, self._order]
+        return ordered
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         k = self.arrays_["leaf_value"].shape[1]
@@ -515,7 +517,8 @@ class TreeScoringExplainer(ScoringExplainer):
     def margin(self, X: Any) -> np.ndarray:
         """The explained output from the trees themselves, shape (n_rows, n_outputs)."""
         values = self._attribute(self._check(X), None)
-        return values.sum(axis=1) + self._expected_values
+        margin: np.ndarray = values.sum(axis=1) + self._expected_values
+        return margin
 
     # -- persistence --------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:

@@ -145,7 +145,48 @@ def test_chunking_does_not_change_values(mlp_explainer, small_classification):
         expected_values=mlp_explainer.expected_values,
         allow_missing=False,
     )
-    np.testing.assert_allclose(small.explain(rows), mlp_explainer.explain(rows), atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(small.explain(rows), mlp_explainer.explain(rows))
+
+
+def _with_chunk(explainer, max_synthetic_rows):
+    """The same explainer (same design, projection and model) with another chunk size."""
+    return KernelScoringExplainer(
+        model=explainer.model,
+        background=explainer.background_,
+        background_weights=explainer.background_weights_,
+        masks=explainer.masks_,
+        coalition_weights=explainer.coalition_weights_,
+        exact=explainer.exact_,
+        projection_matrix=explainer.projection_,
+        constraint=explainer.constraint_,
+        max_synthetic_rows=max_synthetic_rows,
+        features=explainer.features,
+        classes=explainer.classes,
+        output_space=explainer.output_space,
+        expected_values=explainer.expected_values,
+        allow_missing=False,
+    )
+
+
+def test_values_are_bit_identical_whatever_the_chunk_size(seed_svc, seed_data):
+    # 300 coalitions x 10 background rows = 3,000 synthetic rows per row: 1,024 splits a
+    # row's coalitions over chunks (of 102 and 96 coalitions), 3,000 is one row a chunk,
+    # 32,768 ten rows a chunk; the background is summed per (row, coalition), not by one
+    # matrix product per chunk (whose rounding changed with the chunk's shape, ~1e-17)
+    x_train, x_test, *_ = seed_data
+    base = KernelScoringExplainer.from_model(
+        seed_svc, x_train, nsamples=300, random_state=4, max_synthetic_rows=1_024
+    )
+    rows = x_test[:7]
+    reference = base.explain(rows)
+    for chunk in (37, 3_000, 32_768):
+        other = _with_chunk(base, chunk)
+        assert len(list(other.chunk_plan(len(rows)))) != len(list(base.chunk_plan(len(rows))))
+        np.testing.assert_array_equal(other.explain(rows), reference)
+    # and whatever else is in the batch
+    np.testing.assert_array_equal(
+        _with_chunk(base, 32_768).explain(rows[3:4])[:, 0], reference[:, 3]
+    )
 
 
 def test_thread_safe(svc_explainer, seed_data):
