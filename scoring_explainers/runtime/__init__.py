@@ -23,18 +23,21 @@ from ._kernel import KernelScoringExplainer
 from ._linear import LinearScoringExplainer
 from ._onnx_model import OnnxModel, OnnxTransform, Task
 from ._registry import register_builder
+from ._schema import Column, RawSchema
 from ._tree import TreeScoringExplainer
 
 __all__ = [
     "FLOAT32_MAX",
     "FORMAT_VERSION",
     "CancelToken",
+    "Column",
     "ExplanationCancelled",
     "KernelScoringExplainer",
     "LinearScoringExplainer",
     "OnnxModel",
     "OnnxTransform",
     "OutputSpace",
+    "RawSchema",
     "ScoreResult",
     "ScoringExplainer",
     "Task",
