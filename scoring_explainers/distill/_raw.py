@@ -202,11 +202,21 @@ def _probe_rows(reference: Any, name: str, values: list[Any]) -> Any:
     import pandas as pd
 
     rows = reference.iloc[[0] * len(values)].reset_index(drop=True)
-    column = pd.Series(values, dtype=object)
-    try:
-        column = column.infer_objects()
-    except Exception:
-        pass
+    column = None
+    for dtype in (reference[name].dtype, np.float64):
+        try:
+            candidate = pd.Series(values, dtype=dtype)
+        except (TypeError, ValueError):
+            continue
+        same = all(
+            (is_missing(a) and is_missing(b)) or a == b
+            for a, b in zip(candidate.tolist(), values, strict=True)
+        )
+        if same:
+            column = candidate
+            break
+    if column is None:
+        column = pd.Series(values, dtype=object).infer_objects()
     rows[name] = column
     return rows
 
@@ -463,3 +473,28 @@ def infer_schema(
         ), {}
     raw = infer_columns(X, fmap, model_handles_missing=model_handles_missing)
     return RawSchema.from_json(raw.columns), {j: t.table for j, t in raw.tables.items()}
+
+
+def probe_rows(X: Any, columns: list[dict[str, Any]], names: list[str]) -> Any:
+    """Raw rows with an unseen value (where the column codes unknowns) or a missing value
+    (where allowed) in each column in turn, on copies of the first rows of ``X``."""
+    frame = raw_frame(X, names)
+    probes = []
+    for j, column in enumerate(columns):
+        changes: list[Any] = []
+        if column.get("missing"):
+            changes.append(np.nan)
+        if column.get("unknown") == "code":
+            changes.append(STRING_SENTINELS[0] if column["type"] == "string" else None)
+            if column["type"] != "string":
+                top = max([0, *column["categories"]])
+                changes[-1] = _canonical(top + 7, column["type"])
+        for k, value in enumerate(changes):
+            row = frame.iloc[[(j + k) % len(frame)]].astype(object).copy()
+            row.iloc[0, j] = value
+            probes.append(row)
+    if not probes:
+        return frame.iloc[:0]
+    import pandas as pd
+
+    return pd.concat(probes, ignore_index=True)
