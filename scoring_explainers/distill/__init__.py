@@ -20,6 +20,8 @@ from ._convert import ConvertedModel, check_agreement, preprocessing_to_onnx, to
 from ._explainers import binary_classifier, distill, scoring_explainer_for
 from ._kernel import from_model as _kernel_from_model
 from ._linear import from_model as _linear_from_model
+from ._raw import infer_schema
+from ._raw_kernel import raw_kernel
 from ._tree import from_model as _tree_from_model
 
 __all__ = [
@@ -27,7 +29,9 @@ __all__ = [
     "binary_classifier",
     "check_agreement",
     "distill",
+    "infer_schema",
     "preprocessing_to_onnx",
+    "raw_kernel",
     "scoring_explainer_for",
     "to_onnx",
 ]

@@ -16,6 +16,7 @@ from ..runtime._base import ScoringExplainer
 from ..runtime._onnx_model import OnnxTransform
 from ._convert import preprocessing_to_onnx
 from ._prepare import PythonModel
+from ._raw_kernel import is_raw, refuse_unconverted
 
 __all__ = ["Explained", "binary_classifier", "distill", "scoring_explainer_for"]
 
@@ -211,6 +212,9 @@ def distill(
             "(use from_model for a fitted model)"
         )
     engine, explained, raw_examples = parts(kind, initialization_examples)
+    if is_raw(engine):  # raw players: the engine already takes the raw columns' codes
+        refuse_unconverted(engine)
+        return engine
     if isinstance(engine.model, PythonModel):
         raise ConversionError(
             f"the model cannot be converted to ONNX, so it cannot be distilled: "

@@ -39,8 +39,25 @@ def build_engine(
     nsamples: int | Literal["auto"] = "auto",
     random_state: int = 0,
     require_onnx: bool = False,
+    raw_examples: Any = None,
 ) -> ScoringExplainer:
-    """A scoring explainer of ``kind`` over ``explained.estimator`` on model-space rows."""
+    """A scoring explainer of ``kind`` over ``explained.estimator`` on model-space rows.
+
+    Kernel with a feature map (and ``raw_examples``) explains the raw features as players
+    (:func:`scoring_explainers.distill.raw_kernel`): the engine takes codes."""
+    if kind == "kernel" and explained.fmap is not None and raw_examples is not None:
+        from ..distill import raw_kernel
+
+        return raw_kernel(
+            explained.estimator,
+            raw_examples,
+            explained.fmap,
+            classes=classes,
+            nclusters=nclusters,
+            nsamples=nsamples,
+            random_state=random_state,
+            require_onnx=require_onnx,
+        )
     common: dict[str, Any] = {"features": explained.model_features, "classes": classes}
     if kind == "tree":
         return TreeScoringExplainer.from_model(explained.estimator, X_model, **common)
@@ -136,6 +153,7 @@ class TabularExplainer:
             "nsamples": nsamples,
             "random_state": random_state,
         }
+        settings["raw_examples"] = self.initialization_examples
         try:
             engine = build_engine(kind, explained, X_model, classes=classes, **settings)
         except (UnsupportedModelError, ConversionError) as exc:
@@ -144,6 +162,8 @@ class TabularExplainer:
             reason += f"; refused ({exc}), so Kernel SHAP instead"
             kind = "kernel"
             engine = build_engine(kind, explained, X_model, classes=classes, **settings)
+        if kind == "kernel" and explained.fmap is not None:
+            reason += "; Kernel SHAP with the raw features as players"
         if model_task != "auto" and engine.task != model_task:
             raise InputError(f"model_task={model_task!r} but the model is a {engine.task} model")
         if explain_subset is not None:
@@ -240,6 +260,7 @@ class TabularExplainer:
             nsamples=self.nsamples,
             random_state=self.random_state,
             require_onnx=True,
+            raw_examples=raw_examples,
         )
         return engine, explained, raw_examples
 

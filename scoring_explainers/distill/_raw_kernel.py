@@ -1,0 +1,237 @@
+"""Kernel SHAP with the raw features as players (distill side).
+
+The players are the raw columns: a coalition keeps a raw column's value or takes the
+background row's, and the synthetic rows go through the preprocessing and the model, so the
+values are the Shapley values of the raw game (exact when every coalition is enumerated),
+over fewer players than engineered columns. The synthetic rows are built in code space
+(:mod:`~scoring_explainers.distill._raw`): the model the Kernel engine calls is the
+preprocessing graph followed by the model, merged into one ONNX graph (or, for a model
+that does not convert, the graph followed by the model called in Python).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import ConversionError, InputError
+from ..runtime._kernel import KernelScoringExplainer
+from ..runtime._onnx_model import OnnxModel, OnnxTransform, Task
+from ..transformations import FeatureMap
+from ._raw import infer_columns, probe_rows, raw_frame
+
+__all__ = ["ComposedModel", "compose_graphs", "raw_kernel"]
+
+
+def compose_graphs(preprocess: bytes, model: bytes) -> bytes:
+    """One graph: ``preprocess`` (codes -> engineered) then ``model`` (engineered ->
+    outputs), the model's input fed from the preprocessing's output (cast to its type)."""
+    import onnx
+    from onnx import helper
+
+    pre = onnx.load_from_string(preprocess)
+    main = onnx.load_from_string(model)
+    main = onnx.compose.add_prefix(main, "model_")
+    (model_input,) = main.graph.input
+    (pre_output,) = pre.graph.output
+    elem = model_input.type.tensor_type.elem_type
+    nodes = [
+        *list(pre.graph.node),
+        helper.make_node("Cast", [pre_output.name], [model_input.name], to=elem),
+    ]
+    nodes += list(main.graph.node)
+    # the outputs keep the names the runtime looks for
+    renames = {o.name: o.name[len("model_") :] for o in main.graph.output}
+    for node in nodes:
+        node.output[:] = [renames.get(o, o) for o in node.output]
+        node.input[:] = [renames.get(i, i) for i in node.input]
+    outputs = []
+    for o in main.graph.output:
+        o.name = renames[o.name]
+        outputs.append(o)
+    graph = helper.make_graph(
+        nodes,
+        "raw_model",
+        list(pre.graph.input),
+        outputs,
+        initializer=list(pre.graph.initializer) + list(main.graph.initializer),
+    )
+    versions: dict[str, int] = {}
+    for item in list(pre.opset_import) + list(main.opset_import):
+        versions[item.domain] = max(versions.get(item.domain, 0), item.version)
+    merged = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in versions.items()]
+    )
+    merged.ir_version = max(pre.ir_version, main.ir_version)
+    onnx.checker.check_model(merged)
+    return bytes(merged.SerializeToString())
+
+
+class ComposedModel:
+    """The preprocessing graph followed by a model called in Python (``PythonModel``),
+    with :class:`OnnxModel`'s interface; explains in-process, cannot be saved."""
+
+    model_bytes = None
+    threads = 1
+
+    def __init__(self, preprocess: OnnxTransform, model: Any, *, n_features: int) -> None:
+        self._preprocess = preprocess
+        self._model = model
+        self.task: Task = model.task
+        self.n_features = n_features
+        self.conversion_error = model.conversion_error
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Outputs of the codes ``X`` (n_rows, n_raw): float64 (n_rows, n_outputs)."""
+        return np.asarray(self._model.outputs(self._preprocess.transform(X)))
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._model.predict(self._preprocess.transform(X))  # type: ignore[no-any-return]
+
+
+def raw_kernel(
+    model: Any,
+    raw_examples: Any,
+    fmap: FeatureMap,
+    *,
+    classes: list[Any] | None,
+    nclusters: int | None,
+    nsamples: int | Literal["auto"],
+    random_state: int,
+    require_onnx: bool,
+    threads: int = 1,
+    max_features: int | None = None,
+    background_weights: np.ndarray | None = None,
+    max_synthetic_rows: int | Literal["auto"] = "auto",
+) -> KernelScoringExplainer:
+    """A Kernel engine over the raw columns of ``raw_examples`` for ``model`` (which takes
+    ``fmap.transform`` of them).
+
+    The engine takes codes (``engine.raw_schema_.encode(rows)``), reports the raw features
+    as its features, and keeps the raw schema in its metadata (``"raw_schema"``) and as
+    ``raw_schema_``. The background is :func:`~._background.summarize_rows` of the
+    engineered rows: real rows.
+    """
+    from ..runtime._schema import RawSchema
+    from ._background import summarize_rows
+    from ._design import auto_nsamples, coalition_design
+    from ._kernel import CHUNK_CANDIDATES, _fastest_chunk
+    from ._prepare import PythonModel, prepare
+    from ._preprocess import check_preprocessing, preprocessing_graph
+
+    names = list(fmap.raw_features)
+    if not names:
+        raise InputError("the data has no columns: nothing to explain (zero features)")
+    frame = raw_frame(raw_examples, names)
+    engineered = fmap.transform(frame)
+    n_model = getattr(model, "n_features_in_", None)
+    if n_model is not None and int(n_model) != engineered.shape[1]:
+        raise InputError(
+            f"the transformations give {engineered.shape[1]} columns but the model takes "
+            f"{int(n_model)}"
+        )
+    prep = prepare(
+        model,
+        engineered,
+        features=list(fmap.engineered_features),
+        classes=classes,
+        threads=threads,
+        require_onnx=require_onnx,
+    )
+    finite = np.all(np.isfinite(engineered), axis=1)
+    handles_missing = prep.probe_missing(engineered[np.argmax(finite)])
+    raw = infer_columns(frame, fmap, model_handles_missing=handles_missing)
+    schema = RawSchema.from_json(raw.columns)
+    graph = preprocessing_graph(fmap, raw)
+    check = check_preprocessing(
+        graph, fmap, schema, frame, probes=probe_rows(frame, raw.columns, names)
+    )
+    codes, problems = schema.encode(frame, errors="collect")
+    keep = np.setdiff1d(np.arange(len(frame)), [row for row, _ in problems])
+    if not len(keep):
+        raise InputError(f"no initialization row can be explained: {problems[0][1]}")
+    weights_in = None if background_weights is None else np.asarray(background_weights)[keep]
+    rows, weights = summarize_rows(
+        engineered[keep], nclusters, random_state=random_state, sample_weight=weights_in
+    )
+    background = codes[keep][rows]
+    m = len(names)
+    if isinstance(prep.model, PythonModel):
+        composed: Any = ComposedModel(
+            OnnxTransform(graph, n_inputs=m, n_outputs=engineered.shape[1], threads=threads),
+            prep.model,
+            n_features=m,
+        )
+    else:
+        composed = OnnxModel(
+            compose_graphs(graph, prep.model.model_bytes),
+            task=prep.task,
+            n_features=m,
+            threads=threads,
+        )
+    budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
+    if budget < m:
+        raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
+    design = coalition_design(m, budget, np.random.default_rng(random_state))
+    expected = weights @ composed.outputs(background)
+    if max_synthetic_rows == "auto":
+        stream = np.where(
+            design.masks[:, None, :],
+            background[0].astype(np.float32),
+            background.astype(np.float32)[None],
+        ).reshape(-1, m)
+        reps = -(-CHUNK_CANDIDATES[-1] // len(stream))
+        max_synthetic_rows = _fastest_chunk(composed, np.tile(stream, (reps, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = KernelScoringExplainer(
+            model=composed,
+            background=background,
+            background_weights=weights,
+            masks=design.masks,
+            coalition_weights=design.weights,
+            exact=design.exact,
+            max_synthetic_rows=max_synthetic_rows,
+            max_features=max_features,
+            features=names,
+            classes=prep.classes,
+            output_space="probability" if prep.task == "classification" else "raw",
+            expected_values=expected,
+            allow_missing=any(c.missing for c in schema.columns if c.kind == "numeric"),
+            metadata={
+                **prep.metadata,
+                "players": "raw",
+                "masking": "raw",
+                "raw_schema": schema.to_json(),
+                "preprocess_check": check,
+                "engineered_features": list(fmap.engineered_features),
+                "nclusters": nclusters,
+                "nsamples": budget,
+                "random_state": random_state,
+            },
+        )
+    engine.raw_schema_ = schema  # type: ignore[attr-defined]
+    return engine
+
+
+def is_raw(engine: Any) -> bool:
+    """Whether ``engine`` is a Kernel engine over raw players (takes codes)."""
+    return getattr(engine, "raw_schema_", None) is not None
+
+
+def unconverted(engine: Any) -> str | None:
+    """The conversion error of an engine whose model is called in Python, else ``None``."""
+    model = engine.model
+    if isinstance(model, ComposedModel) or getattr(model, "model_bytes", 1) is None:
+        return str(getattr(model, "conversion_error", "the model does not convert to ONNX"))
+    return None
+
+
+def refuse_unconverted(engine: Any) -> None:
+    error = unconverted(engine)
+    if error is not None:
+        raise ConversionError(
+            f"the model cannot be converted to ONNX, so it cannot be distilled: {error}"
+        )
