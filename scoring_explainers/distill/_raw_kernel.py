@@ -20,7 +20,7 @@ from .._errors import ConversionError, InputError
 from ..runtime._kernel import KernelScoringExplainer
 from ..runtime._onnx_model import OnnxModel, OnnxTransform, Task
 from ..transformations import FeatureMap
-from ._raw import infer_columns, probe_rows, raw_frame
+from ._raw import STRING_SENTINELS, infer_columns, probe_rows, raw_frame
 
 __all__ = ["ComposedModel", "compose_graphs", "raw_kernel"]
 
@@ -235,3 +235,150 @@ def refuse_unconverted(engine: Any) -> None:
         raise ConversionError(
             f"the model cannot be converted to ONNX, so it cannot be distilled: {error}"
         )
+
+
+class DecodedModel:
+    """A function of raw rows (``pipeline.predict_proba``) called on codes: each code
+    matrix is decoded back into a DataFrame of raw values (an unknown code becomes a value
+    no category equals). Explains in-process; a function cannot be saved."""
+
+    model_bytes = None
+    threads = 1
+    conversion_error = (
+        "a function cannot be converted to ONNX; pass the fitted model itself (not its "
+        "predict_proba or predict) to distill it"
+    )
+
+    def __init__(self, function: Any, schema: Any, *, task: Task, labels: list[Any] | None):
+        self._function = function
+        self._schema = schema
+        self.task: Task = task
+        self.n_features = len(schema.columns)
+        self._labels = labels
+        self._lookups = []
+        for column in schema.columns:
+            if column.kind == "categorical":
+                values = [*column.categories, np.nan, STRING_SENTINELS[0]]
+                self._lookups.append(np.asarray(values, dtype=object))
+            else:
+                self._lookups.append(None)
+
+    def frame(self, X: np.ndarray) -> Any:
+        import pandas as pd
+
+        data = {}
+        for j, column in enumerate(self._schema.columns):
+            lookup = self._lookups[j]
+            if lookup is None:
+                data[column.name] = np.asarray(X[:, j], dtype=np.float64)
+            else:
+                data[column.name] = pd.Series(lookup[X[:, j].astype(np.int64)], dtype=object)
+        return pd.DataFrame(data)
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = self._function(self.frame(X))
+        return np.asarray(values, dtype=np.float64).reshape(len(X), -1)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.outputs(X)
+        if self.task == "classification":
+            labels = np.asarray(self._labels)[np.argmax(outputs, axis=1)]
+            return labels, outputs
+        return outputs[:, 0].copy(), outputs
+
+
+def observed_schema(frame: Any) -> Any:
+    """A raw schema read from the rows alone: non-numeric columns categorical (their
+    observed values, unknown values coded), the others numeric; missing allowed."""
+    from ..runtime._schema import RawSchema
+    from ._raw import _value_type, is_missing
+
+    columns = []
+    for name in frame.columns:
+        values = [v for v in frame[name].to_numpy(dtype=object) if not is_missing(v)]
+        kind = _value_type(values, str(name)) if values else "number"
+        if kind in ("string",) or (kind == "boolean" and frame[name].dtype == object):
+            columns.append(
+                {
+                    "name": str(name),
+                    "kind": "categorical",
+                    "type": kind,
+                    "missing": True,
+                    "categories": sorted(set(values)),
+                    "unknown": "code",
+                }
+            )
+        else:
+            columns.append(
+                {
+                    "name": str(name),
+                    "kind": "numeric",
+                    "type": "boolean" if kind == "boolean" else "number",
+                    "missing": True,
+                }
+            )
+    return RawSchema.from_json(columns)
+
+
+def function_kernel(
+    function: Any,
+    raw_examples: Any,
+    names: list[str],
+    *,
+    classes: list[Any] | None,
+    nclusters: int | None,
+    nsamples: int | Literal["auto"],
+    random_state: int,
+) -> KernelScoringExplainer:
+    """A Kernel engine over the raw columns for a function of raw rows (called in
+    Python on rows decoded from codes; not distillable)."""
+    from ._background import summarize_rows
+    from ._design import auto_nsamples, coalition_design
+    from ._prepare import function_task
+
+    if not names:
+        raise InputError("the data has no columns: nothing to explain (zero features)")
+    frame = raw_frame(raw_examples, names)
+    schema = observed_schema(frame)
+    codes = schema.encode(frame)
+    task, width = function_task(function, frame.iloc[:5], min(5, len(frame)))
+    labels = None
+    if task == "classification":
+        labels = list(classes) if classes is not None else list(range(width))
+        if len(labels) != width:
+            raise InputError(f"{len(labels)} class names given, the function gives {width}")
+    model = DecodedModel(function, schema, task=task, labels=labels)
+    blocks = []
+    for j, column in enumerate(schema.columns):
+        if column.kind == "categorical":
+            blocks.append(np.eye(len(column.categories) + 2)[codes[:, j].astype(np.int64)])
+        else:
+            blocks.append(codes[:, [j]])
+    rows, weights = summarize_rows(np.hstack(blocks), nclusters, random_state=random_state)
+    background = codes[rows]
+    m = len(names)
+    budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
+    design = coalition_design(m, budget, np.random.default_rng(random_state))
+    engine = KernelScoringExplainer(
+        model=model,  # type: ignore[arg-type]
+        background=background,
+        background_weights=weights,
+        masks=design.masks,
+        coalition_weights=design.weights,
+        exact=design.exact,
+        features=names,
+        classes=labels,
+        output_space="probability" if task == "classification" else "raw",
+        expected_values=weights @ model.outputs(background),
+        allow_missing=True,
+        metadata={
+            "model_type": getattr(function, "__qualname__", type(function).__name__),
+            "onnx": model.conversion_error,
+            "players": "raw",
+            "raw_schema": schema.to_json(),
+        },
+    )
+    engine.raw_schema_ = schema  # type: ignore[attr-defined]
+    return engine

@@ -130,6 +130,12 @@ def explained_model(
         given = feature_map(
             transformations, names, allow_all_transformations=allow_all_transformations
         )
+        takes = getattr(model, "n_features_in_", None)
+        if takes is not None and int(takes) != len(given.engineered_features):
+            raise InputError(
+                f"the transformations give {len(given.engineered_features)} columns but the "
+                f"model takes {int(takes)}: they do not belong together"
+            )
         return ExplainedModel(model, names, given.engineered_features, given, transformations)
     steps = getattr(model, "steps", None)
     names = raw_names(X, model, features, use_model=True)

@@ -20,6 +20,7 @@ from ._common import (
     dense,
     explained_model,
     numeric,
+    raw_names,
     to_explanation,
 )
 from ._dispatch import Kind, choose
@@ -126,10 +127,21 @@ class TabularExplainer:
             raise InputError("explain_subset cannot be combined with transformations")
         if model_task not in ("auto", "classification", "regression"):
             raise InputError(f"model_task must be auto, classification or regression: {model_task}")
+        from ..distill._prepare import check_fitted, is_function
+
+        check_fitted(model, transformations)
         self.model = model
         self.initialization_examples = dense(initialization_examples)
+        if not raw_names(self.initialization_examples, None, features, use_model=False):
+            raise InputError("the data has no columns: nothing to explain (zero features)")
         final = model.steps[-1][1] if getattr(model, "steps", None) else model
         kind, reason = choose(final)
+        self.nclusters, self.nsamples, self.random_state = nclusters, nsamples, random_state
+        self.explain_subset = None
+        self.transformations = transformations
+        if is_function(model) and transformations is None:
+            self._function(model, features, classes, model_task)
+            return
         explained = explained_model(
             model,
             self.initialization_examples,
@@ -182,6 +194,34 @@ class TabularExplainer:
         self.method = METHODS[kind]
         self.method_reason = reason
         self.nclusters, self.nsamples, self.random_state = nclusters, nsamples, random_state
+
+    def _function(
+        self, function: Any, features: list[str] | None, classes: Any, model_task: str
+    ) -> None:
+        """A function of raw rows (``pipeline.predict_proba``): Kernel SHAP over the raw
+        columns, the function called in Python (explains in-process, not distillable)."""
+        from ..distill._raw_kernel import function_kernel
+
+        names = raw_names(self.initialization_examples, None, features, use_model=False)
+        engine = function_kernel(
+            function,
+            self.initialization_examples,
+            names,
+            classes=classes,
+            nclusters=self.nclusters,
+            nsamples=self.nsamples,
+            random_state=self.random_state,
+        )
+        if model_task != "auto" and engine.task != model_task:
+            raise InputError(f"model_task={model_task!r} but the function is a {engine.task}")
+        self.explained_ = ExplainedModel(function, names, names, None, None)
+        self.engine_ = engine
+        self.kind = "kernel"
+        self.method = METHODS["kernel"]
+        self.method_reason = (
+            "a function: Kernel SHAP with the raw features as players, the function called "
+            "in Python"
+        )
 
     # -- description --------------------------------------------------------------------
     @property
