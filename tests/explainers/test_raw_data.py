@@ -212,7 +212,7 @@ def test_codes_graph_equals_sklearn_on_known_missing_and_unseen_values(encoder):
 
 
 def test_string_categorical_in_numeric_transformer_is_refused():
-    frame, y = passenger(120, 0)
+    frame, _y = passenger(120, 0)
     ct = ColumnTransformer([("all", SimpleImputer(strategy="most_frequent"), ["age", "sex"])])
     fmap = feature_map(ct.fit(frame), list(frame.columns))
     with pytest.raises(ConversionError, match="categorical and numeric columns together"):
