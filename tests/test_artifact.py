@@ -69,7 +69,8 @@ def test_round_trip_is_bit_exact(kernel, linear, small_classification, small_reg
 def test_layout_and_manifest(saved, kernel):
     assert sorted(p.name for p in saved.iterdir()) == ["arrays.npz", "manifest.json", "model.onnx"]
     manifest = json.loads((saved / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
+    assert manifest["raw_schema"] == kernel.schema.to_json()
     assert manifest["kind"] == "kernel"
     assert manifest["task"] == "classification"
     assert manifest["output_space"] == "probability"

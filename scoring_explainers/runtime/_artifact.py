@@ -34,12 +34,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,27 +51,21 @@ from .._version import __version__
 from ..explanation import json_native
 from ._artifact_arrays import ARRAYS, read_arrays
 from ._artifact_files import ArtifactDirectory
+from ._artifact_manifest import FORMAT_VERSION, MANIFEST, MODEL, PREPROCESS, parse_manifest
 from ._base import ScoringExplainer
 from ._onnx_audit import audit_onnx
 from ._onnx_model import OnnxModel, OnnxTransform
 from ._registry import KINDS
+from ._schema import RawSchema
 from ._signing import SIGNATURE, TrustedKey
 
 __all__ = ["FORMAT_VERSION", "VerifiedArtifact", "load", "read_verified", "save"]
 
-#: Integer version of the on-disk format this library writes and reads.
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-MODEL = "model.onnx"
-PREPROCESS = "preprocess.onnx"
 FEATURE_MAP = "feature_map"
 #: Largest manifest accepted.
 MAX_MANIFEST_BYTES = 64 * 2**20
 #: Largest ONNX file accepted (protobuf cannot hold more in one message).
 MAX_ONNX_BYTES = 2**31 - 1
-
-_TASKS = ("classification", "regression")
-_SPACES = ("probability", "log_odds", "raw")
 
 
 def _sha256(data: bytes) -> str:
@@ -149,6 +141,7 @@ def save(
         "task": explainer.task,
         "features": explainer.engineered_features,
         "raw_features": explainer.features,
+        "raw_schema": explainer.schema.to_json(),
         "classes": explainer.classes,
         "output_space": explainer.output_space,
         "expected_values": explainer.expected_values.tolist(),
@@ -183,144 +176,6 @@ def _require(cond: bool, file: str, problem: str) -> None:
         raise ArtifactError(file, problem)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is beyond the range of a float")
-    return value
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond float64
-        return False
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        counts = Counter(k for k, _ in pairs)
-        raise ValueError(f"repeated keys {sorted(k for k, n in counts.items() if n > 1)}")
-    return result
-
-
-def _parse_json(data: bytes) -> Any:
-    """Strict JSON: no NaN/Infinity literals, no overflowing numbers, no repeated keys."""
-    try:
-        return json.loads(
-            data.decode("utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_no_duplicate_keys,
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ArtifactError(MANIFEST, f"not valid JSON: {exc}") from exc
-
-
-def _repeated(values: list[Any], at_most: int = 10) -> list[Any]:
-    """The first ``at_most`` values that occur more than once (JSON equality)."""
-    seen: set[str] = set()
-    repeated: dict[str, Any] = {}
-    for value in values:
-        key = json.dumps(value, sort_keys=True)
-        if key in seen and len(repeated) < at_most:
-            repeated.setdefault(key, value)
-        seen.add(key)
-    return list(repeated.values())
-
-
-def _names(manifest: dict[str, Any], key: str, default: Any = None) -> list[str]:
-    names = manifest.get(key, default)
-    _require(
-        isinstance(names, list) and len(names) > 0 and all(isinstance(f, str) for f in names),
-        MANIFEST,
-        f"{key} must be a non-empty list of names",
-    )
-    repeated = _repeated(names)
-    _require(not repeated, MANIFEST, f"{key} names {repeated} more than once")
-    return names
-
-
-def _read_manifest(data: bytes) -> dict[str, Any]:
-    manifest = _parse_json(data)
-    _require(isinstance(manifest, dict), MANIFEST, "must be a JSON object")
-    version = manifest.get("format_version")
-    _require(
-        isinstance(version, int) and not isinstance(version, bool),
-        MANIFEST,
-        "format_version missing or not an integer",
-    )
-    _require(
-        version == FORMAT_VERSION,
-        MANIFEST,
-        f"unknown format version {version} (this library reads version {FORMAT_VERSION})",
-    )
-    _require(
-        isinstance(manifest.get("kind"), str) and manifest["kind"] in KINDS,
-        MANIFEST,
-        f"unknown explainer kind {manifest.get('kind')!r} (known: {sorted(KINDS)})",
-    )
-    _require(manifest.get("task") in _TASKS, MANIFEST, f"task must be one of {_TASKS}")
-    _require(
-        manifest.get("output_space") in _SPACES, MANIFEST, f"output_space must be one of {_SPACES}"
-    )
-    features = _names(manifest, "features")
-    classes = manifest.get("classes")
-    if manifest["task"] == "classification":
-        _require(
-            isinstance(classes, list) and len(classes) >= 2,
-            MANIFEST,
-            "a classifier needs a list of at least two classes",
-        )
-        repeated = _repeated(classes)
-        _require(not repeated, MANIFEST, f"classes names {repeated} more than once")
-    expected = manifest.get("expected_values")
-    n_outputs = len(classes) if manifest["task"] == "classification" else 1
-    _require(
-        isinstance(expected, list)
-        and len(expected) == n_outputs
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in expected),
-        MANIFEST,
-        f"expected_values must be {n_outputs} number(s)",
-    )
-    _require(
-        all(_finite(v) for v in expected),
-        MANIFEST,
-        f"expected_values must be finite float64 numbers, not {expected}",
-    )
-    files = manifest.get("files")
-    _require(
-        isinstance(files, dict)
-        and set(files) - {PREPROCESS} == {MODEL, ARRAYS}
-        and all(isinstance(d, str) for d in files.values()),
-        MANIFEST,
-        f"files must list {MODEL} and {ARRAYS} (and optionally {PREPROCESS}) with their SHA-256",
-    )
-    raw = _names(manifest, "raw_features", features)
-    _require(
-        PREPROCESS in files or raw == features,
-        MANIFEST,
-        f"raw_features differ from features without a {PREPROCESS}",
-    )
-    for key in ("settings", "metadata", "arrays"):
-        _require(isinstance(manifest.get(key, {}), dict), MANIFEST, f"{key} must be an object")
-    model_classes = manifest.get("metadata", {}).get("model_classes")
-    if model_classes is not None:
-        _require(
-            isinstance(model_classes, list)
-            and isinstance(classes, list)
-            and len(model_classes) == len(classes),
-            MANIFEST,
-            "metadata.model_classes must list one model label per class",
-        )
-    return manifest
-
-
 def _check_digest(name: str, data: bytes, digest: str) -> bytes:
     actual = _sha256(data)
     _require(
@@ -344,6 +199,8 @@ class VerifiedArtifact:
     """Every other file the manifest names, its SHA-256 checked."""
     signed_by: str | None
     """The id of the trusted key that signed the manifest (``None`` without keys)."""
+    schema: RawSchema
+    """The raw columns, as the manifest's format version describes them."""
 
 
 def read_verified(
@@ -390,7 +247,7 @@ def read_verified(
                     ) from exc
                 raise
             signed_by = verify_manifest(manifest_bytes, signature, keys)
-        manifest = _read_manifest(manifest_bytes)
+        manifest, schema = parse_manifest(manifest_bytes)
         files = {
             name: _check_digest(
                 name,
@@ -399,7 +256,7 @@ def read_verified(
             )
             for name, digest in manifest["files"].items()
         }
-    return VerifiedArtifact(manifest_bytes, manifest, files, signed_by)
+    return VerifiedArtifact(manifest_bytes, manifest, files, signed_by, schema)
 
 
 def load(
@@ -440,10 +297,11 @@ def load(
     n_features = len(manifest["features"])
     n_outputs = len(manifest["expected_values"])
     settings = manifest.get("settings", {})
-    shapes = cls._array_shapes(settings, n_features, n_outputs)
+    schema = verified.schema
+    raw = schema.names
+    shapes = cls._array_shapes(settings, n_features, n_outputs, n_raw=len(raw))
     mapped: dict[str, Any] = {}
     if PREPROCESS in files:
-        raw = manifest["raw_features"]
         shapes = {**shapes, FEATURE_MAP: (len(raw), n_features)}
         mapped["preprocessor"] = OnnxTransform(
             files[PREPROCESS], n_inputs=len(raw), n_outputs=n_features, threads=threads
@@ -453,7 +311,7 @@ def load(
     if mapped:
         mapped["feature_map"] = arrays.pop(FEATURE_MAP)
         try:
-            mapped["preprocessor"].transform(np.zeros((1, len(mapped["raw_features"]))))
+            mapped["preprocessor"].transform(schema.example_codes(1))
         except Exception as exc:
             raise ArtifactError(PREPROCESS, f"does not take the raw features: {exc}") from exc
     model = OnnxModel(files[MODEL], task=manifest["task"], n_features=n_features, threads=threads)
@@ -474,6 +332,7 @@ def load(
         "expected_values": np.asarray(manifest["expected_values"], dtype=np.float64),
         "allow_missing": bool(manifest.get("allow_missing", False)),
         "metadata": manifest.get("metadata", {}),
+        "schema": schema,
         **mapped,
     }
     try:

@@ -14,6 +14,7 @@ import numpy as np
 from .._errors import InputError, ScoringExplainersError
 from ._onnx_model import OnnxModel, OnnxTransform, Task
 from ._registry import add_kind, builder
+from ._schema import MAX_SPARSE_CELLS, RawSchema, check_names
 
 __all__ = [
     "CancelToken",
@@ -29,8 +30,6 @@ __all__ = [
 OutputSpace = Literal["probability", "log_odds", "raw"]
 #: Largest magnitude an input may have: the ONNX graphs compute in float32.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: Largest scipy sparse input densified for scoring (cells).
-MAX_SPARSE_CELLS = 50_000_000
 
 
 class CancelToken(Protocol):
@@ -52,23 +51,6 @@ def raise_if_cancelled(cancel: CancelToken | None) -> None:
 
 def _is_dataframe(X: Any) -> bool:
     return hasattr(X, "columns") and hasattr(X, "to_numpy") and hasattr(X, "dtypes")
-
-
-def check_names(
-    names: Sequence[str], features: Sequence[str], *, what: str, where: str = ""
-) -> None:
-    """Raise an :class:`InputError` naming missing and unknown ``names`` (up to 10 each)."""
-    given, known = set(names), set(features)
-    missing = [f for f in features if f not in given]
-    unknown = [n for n in names if n not in known]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing {what} {missing[:10]}")
-        if unknown:
-            parts.append(f"unknown {what} {unknown[:10]}")
-        prefix = f"{where}: " if where else ""
-        raise InputError(prefix + "; ".join(parts) + f" (the model takes {len(features)} features)")
 
 
 def _dataframe_matrix(X: Any, features: Sequence[str]) -> np.ndarray:
@@ -310,6 +292,7 @@ class ScoringExplainer(ABC):
         preprocessor: OnnxTransform | None = None,
         raw_features: Sequence[str] | None = None,
         feature_map: np.ndarray | None = None,
+        schema: RawSchema | None = None,
     ) -> None:
         self._model = model
         self._features = [str(f) for f in features]
@@ -333,6 +316,17 @@ class ScoringExplainer(ABC):
         self._output_space: OutputSpace = output_space
         self._expected_values = np.asarray(expected_values, dtype=np.float64).reshape(-1)
         self._allow_missing = allow_missing
+        if schema is None:  # numeric raw columns; NaN where the model or preprocessing may take it
+            schema = RawSchema.numeric(
+                self.features, missing=allow_missing or preprocessor is not None
+            )
+        if not isinstance(schema, RawSchema) or schema.names != self.features:
+            raise ValueError(
+                f"the schema's columns must be the input features {self.features[:10]}"
+            )
+        if preprocessor is None and not schema.numeric_only and len(schema) != len(self._features):
+            raise ValueError("the schema does not fit the model's input")
+        self._schema = schema
         self.metadata: dict[str, Any] = dict(metadata or {})
         model_classes = self.metadata.get("model_classes")
         self._label_map: dict[Any, Any] | None = (
@@ -348,6 +342,16 @@ class ScoringExplainer(ABC):
         explainer has a preprocessor (importances are reported for them), else the
         model's."""
         return list(self._raw_features if self._raw_features is not None else self._features)
+
+    @property
+    def schema(self) -> RawSchema:
+        """The raw input columns: kinds, categories, missing values allowed; every row is
+        encoded through it (see :meth:`RawSchema.encode`)."""
+        return self._schema
+
+    #: Whether the attributions are computed for the raw features directly (a Kernel
+    #: explainer whose players are the raw features) instead of summed from the model's.
+    _raw_players: bool = False
 
     @property
     def n_features(self) -> int:
@@ -399,7 +403,10 @@ class ScoringExplainer(ABC):
     # -- run time -------------------------------------------------------------------------
     def _check(self, X: Any) -> np.ndarray:
         """Validated model input (engineered when there is a preprocessor), float64."""
-        matrix = as_matrix(X, self.features)
+        return self._model_input(self._schema.encode(X))
+
+    def _model_input(self, matrix: np.ndarray) -> np.ndarray:
+        """Encoded rows (n_rows, n_raw) -> the model's input (n_rows, n_model), float64."""
         if self._preprocessor is not None:
             raw = matrix
             matrix = self._preprocessor.transform(raw)
@@ -423,6 +430,13 @@ class ScoringExplainer(ABC):
 
     def _to_raw(self, values: np.ndarray, get_raw: bool | None) -> np.ndarray:
         """Engineered attributions (n_rows, n_eng, n_outputs) -> raw (n_rows, n_raw, ...)."""
+        if self._raw_players:
+            if get_raw is False:
+                raise InputError(
+                    "this explainer's players are the raw features: it has no values for "
+                    "the engineered columns (get_raw=False)"
+                )
+            return values
         if self._feature_map is None:
             if get_raw:
                 raise InputError("this explainer has no preprocessing: no raw features")
@@ -504,8 +518,43 @@ class ScoringExplainer(ABC):
         Returns
         -------
         ScoreResult
+
+        Raises
+        ------
+        InputError
+            Rows that do not fit :attr:`schema` (see :meth:`RawSchema.encode`), naming the
+            row, the column and the value.
         """
-        matrix = self._check(X)
+        return self.score_codes(self._schema.encode(X), timings=timings, cancel=cancel)
+
+    def score_codes(
+        self,
+        codes: np.ndarray,
+        *,
+        timings: dict[str, float] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ScoreResult:
+        """:meth:`score` for rows already encoded by :attr:`schema` (the service and Spark
+        encode while they parse).
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_rows, n_features), float
+            As :meth:`RawSchema.encode` returns them.
+        timings, cancel
+            As :meth:`score`.
+
+        Returns
+        -------
+        ScoreResult
+        """
+        codes = np.asarray(codes, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape[1] != len(self._schema) or codes.shape[0] == 0:
+            raise InputError(
+                f"codes must be a non-empty (n_rows, {len(self._schema)}) matrix, "
+                f"got shape {codes.shape}"
+            )
+        matrix = self._model_input(codes)
         start = time.perf_counter()
         predictions, outputs = self._predict(matrix)
         predicted = time.perf_counter()
@@ -543,9 +592,10 @@ class ScoringExplainer(ABC):
     @classmethod
     @abstractmethod
     def _array_shapes(
-        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int, *, n_raw: int
     ) -> dict[str, tuple[int | None, ...]]:
-        """Expected shape of every array (``None`` = any length), checked by ``load``."""
+        """Expected shape of every array (``None`` = any length), checked by ``load``;
+        ``n_features`` is the model's input width, ``n_raw`` the raw columns'."""
 
     @classmethod
     @abstractmethod

@@ -347,7 +347,7 @@ class KernelScoringExplainer(ScoringExplainer):
 
     @classmethod
     def _array_shapes(
-        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int, *, n_raw: int
     ) -> dict[str, tuple[int | None, ...]]:
         return {
             "background": (None, n_features),

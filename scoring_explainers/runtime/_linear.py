@@ -140,7 +140,7 @@ class LinearScoringExplainer(ScoringExplainer):
 
     @classmethod
     def _array_shapes(
-        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int, *, n_raw: int
     ) -> dict[str, tuple[int | None, ...]]:
         return {"coef": (n_outputs, n_features), "intercept": (n_outputs,), "mean": (n_features,)}
 

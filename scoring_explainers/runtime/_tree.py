@@ -536,7 +536,7 @@ class TreeScoringExplainer(ScoringExplainer):
 
     @classmethod
     def _array_shapes(
-        cls, settings: dict[str, Any], n_features: int, n_outputs: int
+        cls, settings: dict[str, Any], n_features: int, n_outputs: int, *, n_raw: int
     ) -> dict[str, tuple[int | None, ...]]:
         k = 1 if settings.get("binary_margin") else n_outputs
         return {

@@ -183,7 +183,7 @@ def test_dataframe_equals_ndarray(svc_explainer, seed_data):
     [
         (np.zeros((2, 29)), "expected 30 features per row, got 29"),
         (np.zeros((0, 30)), "empty batch"),
-        ([["a"] * 30], "must be numbers"),
+        ([["a"] * 30], "row 0, column 'mean radius': non-numeric value 'a'"),
         (np.full((1, 30), np.inf), "infinite value"),
         (np.full((1, 30), np.nan), "missing value"),
         (np.zeros((2, 3, 30)), "2-D array"),
@@ -201,7 +201,7 @@ def test_bad_dataframe_columns(svc_explainer, seed_data):
         svc_explainer.explain(frame.drop(columns=["mean radius"]))
     with pytest.raises(InputError, match="unknown columns \\['extra'\\]"):
         svc_explainer.explain(frame.assign(extra=1.0))
-    with pytest.raises(InputError, match="column 'mean area' has non-numeric"):
+    with pytest.raises(InputError, match="row 0, column 'mean area': non-numeric value 'x'"):
         svc_explainer.explain(frame.assign(**{"mean area": ["x", "y"]}))
 
 
