@@ -109,9 +109,8 @@ def raw_kernel(
     """A Kernel engine over the raw columns of ``raw_examples`` for ``model`` (which takes
     ``fmap.transform`` of them).
 
-    The engine takes codes (``engine.raw_schema_.encode(rows)``), reports the raw features
-    as its features, and keeps the raw schema in its metadata (``"raw_schema"``) and as
-    ``raw_schema_``. The background is :func:`~._background.summarize_rows` of the
+    The engine takes raw rows (encoded through its ``schema``), reports the raw features
+    as its features (``metadata["players"] == "raw"``). The background is :func:`~._background.summarize_rows` of the
     engineered rows: real rows.
     """
     from ..runtime._schema import RawSchema
@@ -200,11 +199,11 @@ def raw_kernel(
             output_space="probability" if prep.task == "classification" else "raw",
             expected_values=expected,
             allow_missing=any(c.missing for c in schema.columns if c.kind == "numeric"),
+            schema=schema,
             metadata={
                 **prep.metadata,
                 "players": "raw",
                 "masking": "raw",
-                "raw_schema": schema.to_json(),
                 "preprocess_check": check,
                 "engineered_features": list(fmap.engineered_features),
                 "nclusters": nclusters,
@@ -212,13 +211,12 @@ def raw_kernel(
                 "random_state": random_state,
             },
         )
-    engine.raw_schema_ = schema  # type: ignore[attr-defined]
     return engine
 
 
 def is_raw(engine: Any) -> bool:
-    """Whether ``engine`` is a Kernel engine over raw players (takes codes)."""
-    return getattr(engine, "raw_schema_", None) is not None
+    """Whether ``engine`` is a Kernel engine over the raw features as players."""
+    return engine.kind == "kernel" and engine.metadata.get("players") == "raw"
 
 
 def unconverted(engine: Any) -> str | None:
@@ -373,12 +371,11 @@ def function_kernel(
         output_space="probability" if task == "classification" else "raw",
         expected_values=weights @ model.outputs(background),
         allow_missing=True,
+        schema=schema,
         metadata={
             "model_type": getattr(function, "__qualname__", type(function).__name__),
             "onnx": model.conversion_error,
             "players": "raw",
-            "raw_schema": schema.to_json(),
         },
     )
-    engine.raw_schema_ = schema  # type: ignore[attr-defined]
     return engine

@@ -193,9 +193,9 @@ def to_explanation(
 ) -> LocalExplanation | GlobalExplanation:
     """Explain ``X`` (raw rows) with ``engine`` and wrap the values as an explanation."""
     X = dense(X)
-    schema = getattr(engine, "raw_schema_", None)
-    if schema is not None:  # raw players: the engine takes codes and gives raw values
-        result = engine.score(schema.encode(_as_frame(X, explained.raw_features)))
+    raw_players = engine.metadata.get("players") == "raw"
+    if raw_players:  # the engine takes the raw rows and gives raw values
+        result = engine.score(_as_frame(X, explained.raw_features))
     else:
         result = engine.score(explained.model_input(X))
     values = result.local_importance_values
@@ -209,7 +209,7 @@ def to_explanation(
         classes = (metadata or {}).get("classes")
     features = list(explained.model_features)
     if explained.fmap is not None:
-        if schema is None:
+        if not raw_players:
             values = explained.fmap.to_raw(values)
         features = list(explained.raw_features)
     if subset is not None:

@@ -125,10 +125,13 @@ def test_explainer_distilled_saved_loaded_scores_raw_rows(frame_name, model_name
         got.local_importance_values, expected.local_importance_values, atol=1e-5
     )
     np.testing.assert_allclose(got.expected_values, expected.expected_values, atol=1e-6)
-    # every path is additive: values + expected value = the probability of each class
+    # every path is additive: values + expected value = each class's output
     values = np.asarray(got.local_importance_values)
     total = values.sum(axis=-1) + np.asarray(got.expected_values)[:, None]
-    np.testing.assert_allclose(total.T, np.asarray(got.probabilities), atol=1e-5)
+    probabilities = np.asarray(got.probabilities)
+    if loaded.output_space == "log_odds":
+        probabilities = np.log(probabilities / (1 - probabilities))
+    np.testing.assert_allclose(total.T, probabilities, atol=1e-4)
     if explainer.kind == "kernel":
         assert loaded.features == list(frame.columns)  # raw players
 
@@ -251,7 +254,7 @@ def test_kernel_raw_players_equal_brute_force_shapley_of_the_raw_game():
     explainer = TabularExplainer(model, frame, transformations=ct, nclusters=4)
     engine = explainer.engine_
     assert engine.exact_  # 6 raw players: every coalition enumerated
-    schema = explainer.engine_.schema if hasattr(engine, "schema") else engine.raw_schema_
+    schema = engine.schema
     codes = schema.encode(frame)
     # the background rows are rows of the data (real rows, valid categories)
     index = [
@@ -271,7 +274,7 @@ def test_background_rows_are_rows_of_the_data_with_cluster_shares():
     model = SVC(probability=True, random_state=0).fit(ct.transform(frame), y)
     explainer = TabularExplainer(model, frame, transformations=ct, nclusters=7, nsamples=200)
     engine = explainer.engine_
-    codes = engine.raw_schema_.encode(frame)
+    codes = engine.schema.encode(frame)
     for b in engine.background_:
         assert np.any(np.all(np.isclose(codes, b, equal_nan=True), axis=1))
     assert len(engine.background_) == 7
