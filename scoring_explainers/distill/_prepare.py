@@ -293,7 +293,7 @@ def check_fitted(model: Any, transformations: Any = None) -> None:
             check_is_fitted(item)
         except NotFittedError as exc:
             raise InputError(f"{what} ({type(item).__name__}) is not fitted: fit it first") from exc
-        except TypeError:  # not an estimator check_is_fitted understands
+        except (TypeError, AttributeError):  # not an estimator check_is_fitted understands
             continue
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from .._errors import ArtifactError, ConversionError
 from ..runtime._onnx_model import OnnxTransform
 from ..transformations import FeatureMap
-from ._raw import RawColumns, raw_frame
+from ._raw import RawColumns, raw_frame, transformed
 
 __all__ = ["MAX_PREPROCESS_GAP", "check_preprocessing", "preprocessing_graph"]
 
@@ -57,6 +57,21 @@ def _convert(transformer: Any, width: int, opset: int | None, what: str) -> Any:
     if len(onx.graph.input) != 1 or len(onx.graph.output) != 1:
         raise ConversionError(f"the ONNX graph of {what} has several inputs or outputs")
     return onx
+
+
+def _check_width(onx: Any, n_in: int, n_out: int, what: str) -> None:
+    """The converted leaf gives the columns the fitted one does (run on a row of zeros)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: np.zeros((1, n_in), np.float32)})
+    width = int(np.asarray(out).reshape(1, -1).shape[1])
+    if width != n_out:
+        raise ConversionError(
+            f"the ONNX graph of {what} gives {width} columns where the fitted one gives "
+            f"{n_out}; a SimpleImputer that drops an all-missing column is one cause: fit it "
+            "with keep_empty_features=True or drop the column first"
+        )
 
 
 def preprocessing_graph(fmap: FeatureMap, raw: RawColumns, *, opset: int | None = None) -> bytes:
@@ -113,6 +128,7 @@ def preprocessing_graph(fmap: FeatureMap, raw: RawColumns, *, opset: int | None 
         else:
             what = type(leaf.transformer).__name__
             sub = _convert(leaf.transformer, len(leaf.columns), opset, what)
+            _check_width(sub, len(leaf.columns), leaf.output.stop - leaf.output.start, what)
             blocks.append(_merge(main, sub, f"leaf{i}_", picked))
         placed.append(np.arange(leaf.output.start, leaf.output.stop))
     shape = constant("flat", np.array([-1], dtype=np.int64))
@@ -177,7 +193,7 @@ def check_preprocessing(
             frame, codes = frame.iloc[keep], codes[keep]
         if not len(frame):
             continue
-        expected = fmap.transform(frame)
+        expected = transformed(fmap, frame)
         try:
             got = transform.transform(codes)
         except ArtifactError as exc:

@@ -28,6 +28,7 @@ __all__ = [
     "infer_schema",
     "is_missing",
     "raw_frame",
+    "transformed",
 ]
 
 #: Steps that make the columns they read categorical.
@@ -65,6 +66,19 @@ def raw_frame(X: Any, names: list[str]) -> Any:
         raise InputError(f"expected rows of {len(names)} raw columns, got shape {array.shape}")
     frame = pd.DataFrame(array, columns=names)
     return frame.infer_objects()
+
+
+def transformed(fmap: FeatureMap, frame: Any) -> np.ndarray:
+    """``fmap.transform`` of raw rows given as a DataFrame: as a DataFrame when the
+    transformations select columns by name (a list of pairs, or fitted on a DataFrame),
+    else as an array (as they were fitted)."""
+    t = fmap.transformations
+    by_name = isinstance(t, list | tuple) or getattr(t, "feature_names_in_", None) is not None
+    if not by_name:
+        values = frame.to_numpy()
+        numeric = all(getattr(d, "kind", "O") in "biuf" for d in frame.dtypes)
+        return fmap.transform(values.astype(np.float64) if numeric else values)
+    return fmap.transform(frame)
 
 
 def _value_type(values: list[Any], name: str) -> str:

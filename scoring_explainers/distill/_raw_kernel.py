@@ -20,7 +20,7 @@ from .._errors import ConversionError, InputError
 from ..runtime._kernel import KernelScoringExplainer
 from ..runtime._onnx_model import OnnxModel, OnnxTransform, Task
 from ..transformations import FeatureMap
-from ._raw import STRING_SENTINELS, infer_columns, probe_rows, raw_frame
+from ._raw import STRING_SENTINELS, infer_columns, probe_rows, raw_frame, transformed
 
 __all__ = ["ComposedModel", "compose_graphs", "raw_kernel"]
 
@@ -110,8 +110,8 @@ def raw_kernel(
     ``fmap.transform`` of them).
 
     The engine takes raw rows (encoded through its ``schema``), reports the raw features
-    as its features (``metadata["players"] == "raw"``). The background is :func:`~._background.summarize_rows` of the
-    engineered rows: real rows.
+    as its features (``metadata["players"] == "raw"``). The background is
+    :func:`~._background.summarize_rows` of the engineered rows: real rows.
     """
     from ..runtime._schema import RawSchema
     from ._background import summarize_rows
@@ -124,7 +124,7 @@ def raw_kernel(
     if not names:
         raise InputError("the data has no columns: nothing to explain (zero features)")
     frame = raw_frame(raw_examples, names)
-    engineered = fmap.transform(frame)
+    engineered = transformed(fmap, frame)
     n_model = getattr(model, "n_features_in_", None)
     if n_model is not None and int(n_model) != engineered.shape[1]:
         raise InputError(

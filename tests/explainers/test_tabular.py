@@ -299,8 +299,12 @@ def test_string_categories_subsets_and_names(mixed):
     assert explainer.method == "shap.kernel"
     explanation = explainer.explain_local(strings.head(5))
     assert explanation.is_raw and explanation.features == ["age", "income", "region", "plan"]
-    with pytest.raises(ConversionError, match="non-numeric"):
-        scoring_explainer_for(explainer)
+    scoring = scoring_explainer_for(explainer)  # string categories distil (raw players)
+    np.testing.assert_allclose(
+        scoring.score(strings.head(5)).local_importance_values,
+        explanation.local_importance_values,
+        atol=1e-6,
+    )
     # subsets index the reported (raw) features
     tree = make_pipeline(ct, RandomForestClassifier(10, max_depth=3, random_state=0))
     tree.fit(strings, y)
