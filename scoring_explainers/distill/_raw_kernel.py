@@ -88,7 +88,8 @@ class ComposedModel:
         return np.asarray(self._model.outputs(self._preprocess.transform(X)))
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._model.predict(self._preprocess.transform(X))  # type: ignore[no-any-return]
+        labels, outputs = self._model.predict(self._preprocess.transform(X))
+        return labels, outputs
 
 
 def raw_kernel(
@@ -253,7 +254,7 @@ class DecodedModel:
         self.task: Task = task
         self.n_features = len(schema.columns)
         self._labels = labels
-        self._lookups = []
+        self._lookups: list[np.ndarray | None] = []
         for column in schema.columns:
             if column.kind == "categorical":
                 values = [*column.categories, np.nan, STRING_SENTINELS[0]]
@@ -359,8 +360,9 @@ def function_kernel(
     m = len(names)
     budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
     design = coalition_design(m, budget, np.random.default_rng(random_state))
+    python: Any = model  # OnnxModel's interface, called in Python
     engine = KernelScoringExplainer(
-        model=model,  # type: ignore[arg-type]
+        model=python,
         background=background,
         background_weights=weights,
         masks=design.masks,
