@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring_explainers import ArtifactError, load
+from scoring_explainers import ArtifactError, InputError, load
 from scoring_explainers.runtime import RawSchema
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "artifacts" / "v1"
@@ -95,4 +95,89 @@ def test_v1_manifest_with_a_raw_schema_is_refused(tmp_path):
     with pytest.raises(
         ArtifactError, match=r"^manifest.json: raw_schema is not part of format version 1"
     ):
+        load(root)
+
+
+# -- version 2 ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", V1_NAMES)
+def test_v2_round_trip_for_every_kind(name, tmp_path):
+    from scoring_explainers import save
+
+    old = load(V1 / name)
+    root = save(old, tmp_path / name)
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["format_version"] == 2
+    assert manifest["raw_schema"] == old.schema.to_json()
+    assert [c["name"] for c in manifest["raw_schema"]] == manifest["raw_features"]
+    new = load(root)
+    assert type(new) is type(old)
+    assert new.schema == old.schema
+    rows = _rows(_expected(name))
+    np.testing.assert_array_equal(new.explain(rows), old.explain(rows))
+    assert new.score(rows).to_dict() == old.score(rows).to_dict()
+
+
+def _v2(tmp_path: Path, name: str = "tree") -> Path:
+    from scoring_explainers import save
+
+    return save(load(V1 / name), tmp_path / f"v2-{name}")
+
+
+def _edit(root: Path, **changes) -> None:
+    manifest = json.loads((root / "manifest.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            manifest.pop(key, None)
+        else:
+            manifest[key] = value
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_v2_categorical_schema_is_read_and_encodes_rows(tmp_path):
+    root = _v2(tmp_path)
+    schema = json.loads((root / "manifest.json").read_text())["raw_schema"]
+    schema[2] = {
+        "name": schema[2]["name"],
+        "kind": "categorical",
+        "type": "integer",
+        "missing": False,
+        "categories": [10, 20, 30],
+        "unknown": "error",
+    }
+    _edit(root, raw_schema=schema)
+    scorer = load(root)
+    assert scorer.schema.columns[2].categories == (10, 20, 30)
+    plain = load(V1 / "tree")
+    np.testing.assert_array_equal(
+        scorer.explain([[0.5, -0.2, 20]]), plain.explain([[0.5, -0.2, 1.0]])
+    )
+    with pytest.raises(InputError, match="^row 0, column 'feature_2': unknown category 40"):
+        scorer.explain([[0.5, -0.2, 40]])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"raw_schema": None}, r"raw_schema missing \(format version 2\)"),
+        ({"raw_schema": {"a": 1}}, "raw_schema: raw_schema must be a non-empty list"),
+        (
+            {"raw_schema": [{"name": "feature_0", "kind": "numeric"}]},
+            r"raw_schema: a column needs the keys \['missing', 'type'\]",
+        ),
+        (
+            {
+                "raw_schema": [
+                    {"name": n, "kind": "numeric", "type": "number", "missing": True}
+                    for n in ("x", "y", "z")
+                ]
+            },
+            r"raw_schema names \['x', 'y', 'z'\] differ from raw_features",
+        ),
+        ({"format_version": 3}, r"unknown format version 3 \(this library reads versions 1, 2\)"),
+    ],
+)
+def test_bad_v2_manifests_are_refused(tmp_path, change, message):
+    root = _v2(tmp_path)
+    _edit(root, **change)
+    with pytest.raises(ArtifactError, match="^manifest.json: " + message):
         load(root)

@@ -55,6 +55,7 @@ class KernelScoringExplainer(ScoringExplainer):
         constraint: np.ndarray | None = None,
         max_synthetic_rows: int = DEFAULT_MAX_SYNTHETIC_ROWS,
         max_features: int | None = None,
+        groups: np.ndarray | None = None,
         **common: Any,
     ) -> None: ...
 
@@ -78,12 +79,30 @@ class KernelScoringExplainer(ScoringExplainer):
         constraint: np.ndarray | None = None,
         max_synthetic_rows: int = DEFAULT_MAX_SYNTHETIC_ROWS,
         max_features: int | None = None,
+        groups: np.ndarray | None = None,
         **common: Any,
     ) -> None:
+        """State constructor.
+
+        ``groups`` (optional, shape ``(n_players, n_columns)``, bool) makes the players the
+        input features (the raw features when there is a preprocessor) instead of the
+        model's columns: each model column belongs to exactly one player, ``masks`` are
+        over the players (shape ``(n_coalitions, n_players)``) and a coalition takes all of
+        a player's columns from the explained row together; ``background`` stays in the
+        model's columns. Values are then reported per player directly, exact Shapley values
+        of the grouped game when every coalition is enumerated. ``None`` keeps one player
+        per model column.
+        """
         super().__init__(model=model, **common)
         self.background_ = np.asarray(background, dtype=np.float64)
         self.background_weights_ = np.asarray(background_weights, dtype=np.float64)
         self.masks_ = np.asarray(masks, dtype=bool)
+        self.groups_: np.ndarray | None = None
+        self._column_masks = self.masks_
+        if groups is not None:
+            self.groups_ = self._checked_groups(groups)
+            self._column_masks = (self.masks_.astype(np.int64) @ self.groups_.astype(np.int64)) > 0
+            self._raw_players = True
         self.coalition_weights_ = np.asarray(coalition_weights, dtype=np.float64)
         self.exact_ = bool(exact)
         self.max_synthetic_rows = int(max_synthetic_rows)
@@ -111,6 +130,39 @@ class KernelScoringExplainer(ScoringExplainer):
             Z = self.masks_.astype(np.float64)
             self._zw = Z.T * self.coalition_weights_  # (M, S)
             self._gram = self._zw @ Z  # (M, M)
+
+    def _checked_groups(self, groups: np.ndarray) -> np.ndarray:
+        """``groups`` as a bool (n_players, n_columns) matrix, every column owned once."""
+        matrix = np.asarray(groups)
+        if matrix.dtype.kind not in "biuf":
+            raise ValueError(f"groups must be a boolean matrix, got dtype {matrix.dtype}")
+        shape = (len(self.features), len(self._features))
+        if matrix.shape != shape:
+            raise ValueError(
+                f"groups must be (n_features, n_model_columns) = {shape}, got {matrix.shape}"
+            )
+        if not np.isin(matrix, (0, 1)).all():
+            raise ValueError("groups must hold only 0/1 (false/true)")
+        matrix = matrix.astype(bool)
+        owners = matrix.sum(axis=0)
+        if (owners != 1).any():
+            column = int(np.flatnonzero(owners != 1)[0])
+            raise ValueError(
+                f"every model column must belong to exactly one player; column "
+                f"{self._features[column]!r} belongs to {int(owners[column])}"
+            )
+        if self.masks_.ndim != 2 or self.masks_.shape[1] != shape[0]:
+            raise ValueError(
+                f"with groups, masks must be (n_coalitions, {shape[0]}) over the players, "
+                f"got {self.masks_.shape}"
+            )
+        return matrix
+
+    @property
+    def players(self) -> Literal["model", "raw"]:
+        """``"raw"``: the players are the input (raw) features, grouped by ``groups_``;
+        ``"model"``: one player per model column (values summed by the feature map)."""
+        return "raw" if self.groups_ is not None else "model"
 
     # -- distill ----------------------------------------------------------------------
     @classmethod
@@ -204,14 +256,14 @@ class KernelScoringExplainer(ScoringExplainer):
 
     def _gather_index(self) -> np.ndarray | None:
         """Positions in ``[x, background.ravel()]`` of every synthetic value, or None."""
-        s, m = self.masks_.shape
+        s, m = self._column_masks.shape
         b = self.background_.shape[0]
         if s * b * m > self.MAX_GATHER_ENTRIES:
             return None
         feature = np.arange(m)
         from_background = m + np.arange(b)[:, None] * m + feature[None, :]  # (b, m)
         index = np.where(
-            self.masks_[:, None, :], feature[None, None, :], from_background[None, :, :]
+            self._column_masks[:, None, :], feature[None, None, :], from_background[None, :, :]
         )
         return index.reshape(-1).astype(np.intp)
 
@@ -243,7 +295,7 @@ class KernelScoringExplainer(ScoringExplainer):
             source[:, m:] = self._background32.reshape(1, -1)
             start, stop = coalitions.start * b * m, (coalitions.start + s) * b * m
             return np.take(source, self._gather[start:stop], axis=1).reshape(r * s * b, m)
-        masks = self.masks_[coalitions]
+        masks = self._column_masks[coalitions]
         synthetic = np.where(
             masks[None, :, None, :], X32[:, None, None, :], self._background32[None, None]
         )
@@ -285,8 +337,8 @@ class KernelScoringExplainer(ScoringExplainer):
         if outputs is None:
             outputs = self._model.outputs(X)
         X32 = X.astype(np.float32)
-        n, m = X.shape
-        s = self.masks_.shape[0]
+        n = X.shape[0]
+        s, m = self.masks_.shape  # m players
         expected = self._expected_values
         values = np.empty((n, m, outputs.shape[1]))
         pieces: list[np.ndarray] = []
@@ -329,7 +381,7 @@ class KernelScoringExplainer(ScoringExplainer):
 
     # -- persistence ------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {
+        arrays = {
             "background": self.background_,
             "background_weights": self.background_weights_,
             "masks": self.masks_,
@@ -337,26 +389,36 @@ class KernelScoringExplainer(ScoringExplainer):
             "projection": self.projection_,
             "constraint": self.constraint_,
         }
+        if self.groups_ is not None:
+            arrays["groups"] = self.groups_
+        return arrays
 
     def _settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "exact": self.exact_,
             "max_synthetic_rows": self.max_synthetic_rows,
             "max_features": self.max_features,
         }
+        if self.groups_ is not None:
+            settings["players"] = "raw"
+        return settings
 
     @classmethod
     def _array_shapes(
         cls, settings: dict[str, Any], n_features: int, n_outputs: int, *, n_raw: int
     ) -> dict[str, tuple[int | None, ...]]:
-        return {
+        players = n_raw if settings.get("players") == "raw" else n_features
+        shapes: dict[str, tuple[int | None, ...]] = {
             "background": (None, n_features),
             "background_weights": (None,),
-            "masks": (None, n_features),
+            "masks": (None, players),
             "coalition_weights": (None,),
-            "projection": (n_features, None),
-            "constraint": (n_features,),
+            "projection": (players, None),
+            "constraint": (players,),
         }
+        if settings.get("players") == "raw":
+            shapes["groups"] = (n_raw, n_features)
+        return shapes
 
     @classmethod
     def _restore(
@@ -380,7 +442,11 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError(f"settings.max_synthetic_rows must be an integer in [1, {MAX_CHUNK}]")
         if top is not None and (isinstance(top, bool) or not isinstance(top, int)):
             raise ValueError("settings.max_features must be an integer or null")
+        players = settings.get("players", "model")
+        if players not in ("model", "raw"):
+            raise ValueError("settings.players must be 'model' or 'raw'")
         return cls(
+            groups=arrays.get("groups"),
             background=arrays["background"],
             background_weights=arrays["background_weights"],
             masks=arrays["masks"],

@@ -376,6 +376,11 @@ class Column:
         """Parse :meth:`to_json`'s form; ``ValueError`` naming the problem."""
         if not isinstance(data, dict):
             raise ValueError("a column must be a JSON object")
+        if data.get("kind") not in _KINDS:
+            raise ValueError(
+                f"column {data.get('name')!r}: kind must be one of {list(_KINDS)}, "
+                f"got {data.get('kind')!r}"
+            )
         required = {"name", "kind", "type", "missing"}
         allowed = required | (
             {"categories", "unknown"} if data.get("kind") == "categorical" else set()

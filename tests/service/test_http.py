@@ -325,7 +325,7 @@ def test_metrics_count_what_was_sent(client):
             (
                 "scoring_artifact_info",
                 (
-                    ("format_version", "1"),
+                    ("format_version", "2"),
                     ("kind", "kernel"),
                     ("n_features", "30"),
                     ("output_space", "probability"),
