@@ -106,6 +106,7 @@ def raw_kernel(
     max_features: int | None = None,
     background_weights: np.ndarray | None = None,
     max_synthetic_rows: int | Literal["auto"] = "auto",
+    masking: Literal["auto", "engineered", "raw"] = "auto",
 ) -> KernelScoringExplainer:
     """A Kernel engine over the raw columns of ``raw_examples`` for ``model`` (which takes
     ``fmap.transform`` of them).
@@ -113,6 +114,12 @@ def raw_kernel(
     The engine takes raw rows (encoded through its ``schema``), reports the raw features
     as its features (``metadata["players"] == "raw"``). The background is
     :func:`~._background.summarize_rows` of the engineered rows: real rows.
+
+    ``masking``: ``"engineered"`` masks a raw column's engineered columns together (the
+    preprocessing runs on the explained rows only; exact when every engineered column is a
+    function of one raw column, which ``"auto"`` checks from the leaves and on 64 random
+    rows/coalitions); ``"raw"`` masks the codes and runs the preprocessing graph on every
+    synthetic row (always the raw game; the graph and the model merged into one).
     """
     from ..runtime._schema import RawSchema
     from ._background import summarize_rows
@@ -158,61 +165,110 @@ def raw_kernel(
     )
     background = codes[keep][rows]
     m = len(names)
-    if isinstance(prep.model, PythonModel):
-        composed: Any = ComposedModel(
-            OnnxTransform(graph, n_inputs=m, n_outputs=engineered.shape[1], threads=threads),
-            prep.model,
-            n_features=m,
-        )
-    else:
-        composed = OnnxModel(
-            compose_graphs(graph, prep.model.model_bytes),
-            task=prep.task,
-            n_features=m,
-            threads=threads,
-        )
+    transform = OnnxTransform(graph, n_inputs=m, n_outputs=engineered.shape[1], threads=threads)
+    if masking == "auto":
+        masking = "engineered" if fmap.separable else "raw"
+        if masking == "engineered" and not _separable_on(
+            transform, fmap, codes[keep], np.random.default_rng(random_state)
+        ):
+            warnings.warn(
+                "the transformations are not column-separable on the data: Kernel masks "
+                "the raw columns' codes instead (exact, slower)",
+                stacklevel=3,
+            )
+            masking = "raw"
     budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
     if budget < m:
         raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
     design = coalition_design(m, budget, np.random.default_rng(random_state))
-    expected = weights @ composed.outputs(background)
+    extra: dict[str, Any] = {}
+    runner: Any
+    if masking == "engineered":
+        # players = raw columns, masking their engineered columns together (exact for
+        # column-separable transformations); the preprocessing runs on explained rows only
+        runner = prep.model
+        masked = transform.transform(background)
+        columns = len(fmap.engineered_features)
+        features = list(fmap.engineered_features)
+        expected = weights @ prep.model.outputs(masked)
+        extra = {
+            "preprocessor": transform,
+            "raw_features": names,
+            "feature_map": fmap.weights,
+            "groups": fmap.weights > 0,
+        }
+        first = transform.transform(codes[keep][:1])[0]
+        column_masks = (design.masks.astype(np.int64) @ (fmap.weights > 0).astype(np.int64)) > 0
+    else:
+        # players = raw columns, masking their codes: the graph then the model per row
+        if isinstance(prep.model, PythonModel):
+            runner = ComposedModel(transform, prep.model, n_features=m)
+        else:
+            runner = OnnxModel(
+                compose_graphs(graph, prep.model.model_bytes),
+                task=prep.task,
+                n_features=m,
+                threads=threads,
+            )
+        masked = background
+        columns = m
+        features = names
+        expected = weights @ runner.outputs(background)
+        first = background[0]
+        column_masks = design.masks
     if max_synthetic_rows == "auto":
         stream = np.where(
-            design.masks[:, None, :],
-            background[0].astype(np.float32),
-            background.astype(np.float32)[None],
-        ).reshape(-1, m)
+            column_masks[:, None, :],
+            first.astype(np.float32),
+            masked.astype(np.float32)[None],
+        ).reshape(-1, columns)
         reps = -(-CHUNK_CANDIDATES[-1] // len(stream))
-        max_synthetic_rows = _fastest_chunk(composed, np.tile(stream, (reps, 1)))
+        max_synthetic_rows = _fastest_chunk(runner, np.tile(stream, (reps, 1)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         engine = KernelScoringExplainer(
-            model=composed,
-            background=background,
+            model=runner,
+            background=masked,
             background_weights=weights,
             masks=design.masks,
             coalition_weights=design.weights,
             exact=design.exact,
             max_synthetic_rows=max_synthetic_rows,
             max_features=max_features,
-            features=names,
+            features=features,
             classes=prep.classes,
             output_space="probability" if prep.task == "classification" else "raw",
             expected_values=expected,
-            allow_missing=any(c.missing for c in schema.columns if c.kind == "numeric"),
+            allow_missing=prep.probe_missing(masked[0]) if masking == "engineered" else True,
             schema=schema,
             metadata={
                 **prep.metadata,
                 "players": "raw",
-                "masking": "raw",
+                "masking": masking,
+                "background_rows": [int(i) for i in keep[rows]],
                 "preprocess_check": check,
-                "engineered_features": list(fmap.engineered_features),
                 "nclusters": nclusters,
                 "nsamples": budget,
                 "random_state": random_state,
             },
+            **extra,
         )
     return engine
+
+
+def _separable_on(
+    transform: OnnxTransform, fmap: FeatureMap, codes: np.ndarray, rng: np.random.Generator
+) -> bool:
+    """Whether masking engineered columns by raw column equals transforming the masked
+    raw row, on 64 random (row, background row, coalition) triples."""
+    n, m = codes.shape
+    x = codes[rng.integers(0, n, 64)]
+    b = codes[rng.integers(0, n, 64)]
+    z = rng.random((64, m)) < 0.5
+    direct = transform.transform(np.where(z, x, b))
+    ze = (z.astype(np.int64) @ (fmap.weights > 0).astype(np.int64)) > 0
+    grouped = np.where(ze, transform.transform(x), transform.transform(b))
+    return bool(np.allclose(direct, grouped, atol=1e-6, equal_nan=True))
 
 
 def is_raw(engine: Any) -> bool:

@@ -19,7 +19,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import (
+    Normalizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 from sklearn.svm import SVC
 
 import scoring_explainers as se
@@ -27,6 +33,7 @@ from scoring_explainers import ConversionError, InputError
 from scoring_explainers.distill import distill
 from scoring_explainers.distill._preprocess import check_preprocessing, preprocessing_graph
 from scoring_explainers.distill._raw import infer_columns, probe_rows
+from scoring_explainers.distill._raw_kernel import raw_kernel
 from scoring_explainers.explainers import TabularExplainer
 from scoring_explainers.runtime import RawSchema
 from scoring_explainers.transformations import feature_map
@@ -247,24 +254,42 @@ def _brute_force(model, transformations, rows, background, weights):
     return out
 
 
-def test_kernel_raw_players_equal_brute_force_shapley_of_the_raw_game():
+@pytest.mark.parametrize("masking", ["engineered", "raw", "non_separable"])
+def test_kernel_raw_players_equal_brute_force_shapley_of_the_raw_game(masking):
     frame, y = passenger(200, 0)
-    ct = passenger_transformer().fit(frame)
-    model = SVC(probability=True, random_state=0).fit(ct.transform(frame), y)
-    explainer = TabularExplainer(model, frame, transformations=ct, nclusters=4)
-    engine = explainer.engine_
+    transformations: Any = passenger_transformer().fit(frame)
+    if masking == "non_separable":  # a post step mixing columns: codes are masked
+        transformations = make_pipeline(passenger_transformer(), Normalizer()).fit(frame)
+    model = SVC(probability=True, random_state=0).fit(transformations.transform(frame), y)
+    fmap = feature_map(transformations, list(frame.columns))
+    if masking == "engineered":
+        engine = TabularExplainer(model, frame, transformations=transformations, nclusters=4)
+        engine = engine.engine_
+    else:
+        engine = raw_kernel(
+            model,
+            frame,
+            fmap,
+            classes=None,
+            nclusters=4,
+            nsamples="auto",
+            random_state=0,
+            require_onnx=True,
+            masking="auto" if masking == "non_separable" else "raw",
+        )
+    assert engine.metadata["masking"] == ("engineered" if masking == "engineered" else "raw")
+    assert fmap.separable is (masking != "non_separable")
     assert engine.exact_  # 6 raw players: every coalition enumerated
-    schema = engine.schema
-    codes = schema.encode(frame)
-    # the background rows are rows of the data (real rows, valid categories)
-    index = [
-        int(np.flatnonzero(np.all(np.isclose(codes, b, equal_nan=True), axis=1))[0])
-        for b in engine.background_
-    ]
-    background = frame.iloc[index].reset_index(drop=True).astype(object)
+    background = frame.iloc[engine.metadata["background_rows"]].reset_index(drop=True)
     rows = _hostile(frame, PASSENGER_CATEGORICAL, PASSENGER_NUMERIC).iloc[:4]
-    got = np.asarray(explainer.explain_local(rows).local_importance_values)  # (K, r, M)
-    reference = _brute_force(model, ct, rows.astype(object), background, engine.background_weights_)
+    got = np.asarray(engine.score(rows).local_importance_values)  # (K, r, M)
+    reference = _brute_force(
+        model,
+        transformations,
+        rows.astype(object),
+        background.astype(object),
+        engine.background_weights_,
+    )
     np.testing.assert_allclose(np.moveaxis(got, 0, -1), reference, atol=2e-5)
 
 
@@ -274,12 +299,13 @@ def test_background_rows_are_rows_of_the_data_with_cluster_shares():
     model = SVC(probability=True, random_state=0).fit(ct.transform(frame), y)
     explainer = TabularExplainer(model, frame, transformations=ct, nclusters=7, nsamples=200)
     engine = explainer.engine_
-    codes = engine.schema.encode(frame)
-    for b in engine.background_:
-        assert np.any(np.all(np.isclose(codes, b, equal_nan=True), axis=1))
-    assert len(engine.background_) == 7
+    rows = engine.metadata["background_rows"]
+    assert len(rows) == len(set(rows)) == 7
+    # the background is those rows of the data, transformed
+    np.testing.assert_allclose(engine.background_, ct.transform(frame.iloc[rows]), atol=1e-5)
     np.testing.assert_allclose(engine.background_weights_.sum(), 1.0)
-    assert set(np.round(engine.background_weights_ * 300, 6)) <= {float(k) for k in range(301)}
+    counts = engine.background_weights_ * 300
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)  # cluster shares
 
 
 # -- what a migrating user hits ---------------------------------------------------------
