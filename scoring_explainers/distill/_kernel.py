@@ -42,6 +42,24 @@ def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
     return best
 
 
+def _raw_pipeline(model: Any, X: Any, features: list[str] | None) -> tuple[Any, Any] | None:
+    """``(final estimator, feature map of the leading steps)`` for a Pipeline given rows
+    that are not all numeric (numeric rows keep the whole-Pipeline Kernel of before)."""
+    steps = getattr(model, "steps", None)
+    if not steps or len(steps) < 2:
+        return None
+    try:
+        np.asarray(X, dtype=np.float64)
+        return None
+    except (TypeError, ValueError):
+        pass
+    from ..transformations import feature_map
+    from ._prepare import resolve_features
+
+    names = resolve_features(X, model, features)
+    return steps[-1][1], feature_map(model[:-1], names)
+
+
 def from_model(
     cls: type[KernelScoringExplainer],
     model: Any,
@@ -61,8 +79,28 @@ def from_model(
 ) -> KernelScoringExplainer:
     """The body of :meth:`KernelScoringExplainer.from_model` (parameters documented there)."""
     from ._background import summarize
-    from ._prepare import prepare
+    from ._prepare import check_fitted, prepare
 
+    check_fitted(model)
+    split = _raw_pipeline(model, initialization_examples, features)
+    if split is not None:  # a Pipeline on non-numeric rows: the raw features are the players
+        from ._raw_kernel import raw_kernel
+
+        estimator, fmap = split
+        return raw_kernel(
+            estimator,
+            initialization_examples,
+            fmap,
+            classes=classes,
+            nclusters=nclusters,
+            nsamples=nsamples,
+            random_state=random_state,
+            require_onnx=require_onnx,
+            threads=threads,
+            max_features=max_features,
+            background_weights=background_weights,
+            max_synthetic_rows=max_synthetic_rows,
+        )
     prep = prepare(
         model,
         initialization_examples,

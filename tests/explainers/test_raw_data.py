@@ -398,3 +398,19 @@ def test_knn_ties_fall_back_to_python_and_distilling_names_the_cause():
 def test_zero_features_is_an_input_error():
     with pytest.raises(InputError, match="zero features"):
         TabularExplainer(LogisticRegression().fit(np.ones((4, 1)), [0, 1, 0, 1]), np.zeros((4, 0)))
+
+
+def test_from_model_with_a_pipeline_on_string_columns_has_raw_players(tmp_path):
+    frame, y = passenger(200, 0)
+    pipe = _pipeline(SVC(probability=True, random_state=0)).fit(frame, y)
+    scoring = se.KernelScoringExplainer.from_model(pipe, frame, nclusters=4)
+    assert scoring.features == list(frame.columns)
+    assert scoring.metadata["players"] == "raw"
+    se.save(scoring, tmp_path / "a")
+    loaded = se.load(tmp_path / "a")
+    rows = _hostile(frame, PASSENGER_CATEGORICAL, PASSENGER_NUMERIC)
+    result = loaded.score(rows)
+    np.testing.assert_allclose(result.probabilities, pipe.predict_proba(rows), atol=1e-5)
+    values = np.asarray(result.local_importance_values)
+    total = values.sum(axis=-1) + np.asarray(result.expected_values)[:, None]
+    np.testing.assert_allclose(total.T, result.probabilities, atol=1e-5)
