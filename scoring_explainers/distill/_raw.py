@@ -342,7 +342,8 @@ def _tabulate(
         "categories": vocab,
         "unknown": unknown,
     }
-    return column, Tabulated(table=table, engineered=np.concatenate(owned).astype(np.int64))
+    engineered = np.concatenate(owned) if owned else np.zeros(0)  # a dropped column: none
+    return column, Tabulated(table=table, engineered=engineered.astype(np.int64))
 
 
 def _numeric_missing(

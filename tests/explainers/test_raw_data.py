@@ -414,3 +414,19 @@ def test_from_model_with_a_pipeline_on_string_columns_has_raw_players(tmp_path):
     values = np.asarray(result.local_importance_values)
     total = values.sum(axis=-1) + np.asarray(result.expected_values)[:, None]
     np.testing.assert_allclose(total.T, result.probabilities, atol=1e-5)
+
+
+def test_a_dropped_string_column_is_accepted_and_ignored():
+    frame, y = passenger(150, 0)
+    ct = ColumnTransformer(
+        [
+            ("num", SimpleImputer(), PASSENGER_NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["sex", "pclass"]),
+        ]
+    ).fit(frame)  # embarked and cabin are dropped
+    model = LogisticRegression(max_iter=500).fit(ct.transform(frame), y)
+    scoring = distill(TabularExplainer(model, frame, transformations=ct))
+    rows = frame.head(3).assign(cabin=["never-seen", None, "A"])
+    values = np.asarray(scoring.score(rows).local_importance_values)
+    assert np.all(values[..., [3, 4]] == 0)  # embarked, cabin: no engineered columns
+    assert scoring.schema.columns[4].unknown == "code"
