@@ -7,39 +7,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..runtime._kernel import DEFAULT_MAX_SYNTHETIC_ROWS, KernelScoringExplainer
-from ..runtime._onnx_model import OnnxModel
+from ..runtime._kernel import KernelScoringExplainer
+from ._chunks import CHUNK_CANDIDATES, TUNING_BUDGET, fastest_chunk
 from ._design import auto_nsamples, coalition_design
 
-__all__ = ["from_model"]
+__all__ = ["CHUNK_CANDIDATES", "TUNING_BUDGET", "from_model"]
 
-#: Chunk sizes tried by ``max_synthetic_rows="auto"``.
-CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
-#: Seconds of distill time the chunk tuning may take at most.
-TUNING_BUDGET = 2.0
-
-
-def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
-    """The chunk size with the best throughput on ``synthetic`` rows (best of 2 passes)."""
-    import time
-
-    best, best_rate = DEFAULT_MAX_SYNTHETIC_ROWS, 0.0
-    began = time.perf_counter()
-    for size in CHUNK_CANDIDATES:
-        if size > len(synthetic):
-            break
-        elapsed = []
-        for _ in range(2):
-            start = time.perf_counter()
-            for begin in range(0, len(synthetic) - size + 1, size):
-                model.outputs(synthetic[begin : begin + size])
-            elapsed.append(time.perf_counter() - start)
-        rate = (len(synthetic) // size) * size / min(elapsed)
-        if rate > best_rate:
-            best, best_rate = size, rate
-        if time.perf_counter() - began > TUNING_BUDGET:  # a slow model: stop tuning
-            break
-    return best
+_fastest_chunk = fastest_chunk
 
 
 def _raw_pipeline(model: Any, X: Any, features: list[str] | None) -> tuple[Any, Any] | None:

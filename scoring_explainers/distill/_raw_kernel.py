@@ -123,8 +123,8 @@ def raw_kernel(
     """
     from ..runtime._schema import RawSchema
     from ._background import summarize_rows
+    from ._chunks import CHUNK_CANDIDATES, fastest_chunk
     from ._design import auto_nsamples, coalition_design
-    from ._kernel import CHUNK_CANDIDATES, _fastest_chunk
     from ._prepare import PythonModel, prepare
     from ._preprocess import check_preprocessing, preprocessing_graph
 
@@ -223,7 +223,7 @@ def raw_kernel(
             masked.astype(np.float32)[None],
         ).reshape(-1, columns)
         reps = -(-CHUNK_CANDIDATES[-1] // len(stream))
-        max_synthetic_rows = _fastest_chunk(runner, np.tile(stream, (reps, 1)))
+        max_synthetic_rows = fastest_chunk(runner, np.tile(stream, (reps, 1)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         engine = KernelScoringExplainer(
