@@ -106,7 +106,7 @@ def _model(name: str) -> Any:
     return SVC(probability=True, random_state=0)
 
 
-@pytest.mark.parametrize("shape", ["column_transformer", "pairs"])
+@pytest.mark.parametrize("shape", ["column_transformer", "pairs", "pipeline"])
 @pytest.mark.parametrize("model_name", ["lr", "rf", "lgbm", "svc"])
 @pytest.mark.parametrize("frame_name", ["passenger", "adult"])
 def test_explainer_distilled_saved_loaded_scores_raw_rows(frame_name, model_name, shape, tmp_path):
@@ -118,9 +118,13 @@ def test_explainer_distilled_saved_loaded_scores_raw_rows(frame_name, model_name
         transformations = transformer().fit(frame)
     engineered = feature_map(transformations, list(frame.columns)).transform(frame)
     model = _model(model_name).fit(engineered, y)
-    explainer = TabularExplainer(
-        model, frame, transformations=transformations, nclusters=5, nsamples=300
-    )
+    if shape == "pipeline":  # the Pipeline's leading steps are the transformations
+        pipeline = Pipeline([("pre", transformations), ("m", model)])
+        explainer = TabularExplainer(pipeline, frame, nclusters=5, nsamples=300)
+    else:
+        explainer = TabularExplainer(
+            model, frame, transformations=transformations, nclusters=5, nsamples=300
+        )
     rows = _hostile(frame, categorical, numeric)
     expected = explainer.explain_local(rows)
     scoring = distill(explainer)
@@ -430,3 +434,26 @@ def test_a_dropped_string_column_is_accepted_and_ignored():
     values = np.asarray(scoring.score(rows).local_importance_values)
     assert np.all(values[..., [3, 4]] == 0)  # embarked, cabin: no engineered columns
     assert scoring.schema.columns[4].unknown == "code"
+
+
+def test_none_as_a_fitted_category_is_the_missing_value():
+    frame = pd.DataFrame(
+        {
+            "x": np.linspace(0, 1, 60),
+            "c": pd.Series(["a", None, "b", "a", "b", "a"] * 10, dtype=object),
+        }
+    )
+    ct = ColumnTransformer(
+        [("n", "passthrough", ["x"]), ("c", OneHotEncoder(handle_unknown="ignore"), ["c"])]
+    ).fit(frame)
+    fmap = feature_map(ct, ["x", "c"])
+    raw = infer_columns(frame, fmap, model_handles_missing=False)
+    assert raw.columns[1]["categories"] == ["a", "b"] and raw.columns[1]["missing"]
+    schema = RawSchema.from_json(raw.columns)
+    report = check_preprocessing(preprocessing_graph(fmap, raw), fmap, schema, frame)
+    assert report["rows"] == 60 and report["max_relative_diff"] < 1e-6
+    both = frame.assign(c=pd.Series(["a", None, np.nan, "b"] * 15, dtype=object))
+    ct_both = ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), ["c"])])
+    fmap_both = feature_map(ct_both.fit(both), ["x", "c"])
+    with pytest.raises(ConversionError, match="both None and NaN"):
+        infer_columns(both, fmap_both, model_handles_missing=False)
