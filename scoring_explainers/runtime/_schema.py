@@ -341,8 +341,7 @@ class Column:
         out = values.astype(np.float64)
         if values.dtype.kind == "b":
             return out
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(out) | (np.abs(out) > FLOAT32_MAX)
+        bad = ~(np.abs(out) <= FLOAT32_MAX)  # NaN, infinities, beyond float32
         if self.missing:
             bad &= ~np.isnan(out)
         if not bad.any():
@@ -439,6 +438,13 @@ class RawSchema:
             raise ValueError(f"column names {repeated} appear more than once")
         self.numeric_only: bool = all(c.kind == "numeric" for c in self.columns)
         self._position = {name: j for j, name in enumerate(self.names)}
+        # numeric "number" columns are checked together, as one block
+        self._number_columns = np.array(
+            [j for j, c in enumerate(self.columns) if c.kind == "numeric" and c.type == "number"],
+            dtype=np.intp,
+        )
+        self._all_numbers = len(self._number_columns) == len(self.columns)
+        self._missing_allowed = np.array([c.missing for c in self.columns], dtype=bool)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -540,19 +546,34 @@ class RawSchema:
         """
         if errors not in ("raise", "collect"):
             raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+        fast = self._numeric_matrix(X)
+        if fast is not None:
+            return fast if errors == "raise" else (fast, [])
         columns = self._columns_of(X)
         n = len(columns[0]) if columns else 0
         if n == 0:
             raise InputError("empty batch: no rows to explain")
         codes = np.empty((n, len(self.columns)), dtype=np.float64)
         problems: list[tuple[int, str]] = []
+        unchecked: list[int] = []
         for j, (column, values) in enumerate(zip(self.columns, columns, strict=True)):
+            if (
+                column.kind == "numeric"
+                and column.type == "number"
+                and isinstance(values, np.ndarray)
+                and values.dtype.kind in "biuf"
+            ):
+                codes[:, j] = values  # checked below, all such columns at once
+                unchecked.append(j)
+                continue
             found: list[tuple[int, str]] = []
             codes[:, j] = column.encode_values(values, 0, found)
-            if found and errors == "raise":
-                problems.append(found[0])
-            else:
-                problems.extend(found)
+            problems.extend(found[:1] if errors == "raise" else found)
+        if unchecked and not self._valid_numbers(codes[:, unchecked], unchecked):
+            for j in unchecked:
+                found = []
+                self.columns[j].encode_values(columns[j], 0, found)
+                problems.extend(found[:1] if errors == "raise" else found)
         if errors == "raise":
             if problems:
                 raise InputError(min(problems, key=lambda p: p[0])[1])
@@ -561,6 +582,28 @@ class RawSchema:
         for row, message in sorted(problems, key=lambda p: p[0]):  # stable: column order
             first.setdefault(row, message)
         return codes, sorted(first.items())
+
+    def _valid_numbers(self, block: np.ndarray, columns: Sequence[int] | np.ndarray) -> bool:
+        """Whether every value of ``block`` (numeric columns ``columns``) is finite, within
+        float32, or NaN where that column allows missing values."""
+        ok = np.abs(block) <= FLOAT32_MAX  # False for NaN and infinities
+        if ok.all():
+            return True
+        ok |= np.isnan(block) & self._missing_allowed[np.asarray(columns)]
+        return bool(ok.all())
+
+    def _numeric_matrix(self, X: Any) -> np.ndarray | None:
+        """A numeric ndarray for an all-number schema, checked as one block: the codes, or
+        ``None`` to take the general path (which also gives the messages)."""
+        if not (self._all_numbers and isinstance(X, np.ndarray) and X.dtype.kind in "biuf"):
+            return None
+        m = len(self.columns)
+        if X.ndim == 1 and X.shape[0] == m:
+            X = X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != m or X.shape[0] == 0:
+            return None
+        matrix = np.asarray(X, dtype=np.float64)
+        return matrix if self._valid_numbers(matrix, self._number_columns) else None
 
     def problems(self, X: Any) -> list[tuple[int, str]]:
         """One ``(row, message)`` per row with a bad value, sorted by row (structural
@@ -645,6 +688,13 @@ class RawSchema:
         if len(X) == 0:
             raise InputError("empty batch: no rows to explain")
         position = {c: i for i, c in enumerate(names)}
+        if self._all_numbers and all(getattr(d, "kind", "O") in "biuf" for d in X.dtypes):
+            try:  # one conversion for the whole frame
+                order = [position[c.name] for c in self.columns]
+                matrix = X.iloc[:, order].to_numpy(dtype=np.float64, na_value=np.nan)
+                return [matrix[:, j] for j in range(len(order))]
+            except (TypeError, ValueError):
+                pass
         out = []
         for column in self.columns:
             series = X.iloc[:, position[column.name]]

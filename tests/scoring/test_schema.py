@@ -310,6 +310,8 @@ def test_example_codes_are_valid_rows():
         ([], "empty batch"),
         (pd.DataFrame(columns=SCHEMA.names), "empty batch"),
         (np.zeros((2, 5)), "expected 6 features per row, got 5"),
+        (np.zeros((2, 0)), "expected 6 features per row, got 0"),
+        (np.empty((2, 0), dtype=object), "expected 6 features per row, got 0"),
         ([ROWS[0], ROWS[1][:5]], "expected 6 features per row, got 5 in row 1"),
         (np.zeros((2, 3, 6)), "2-D array"),
         (np.zeros(4), "2-D array"),
