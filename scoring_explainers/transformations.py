@@ -13,14 +13,14 @@ values' sum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._errors import InputError, UnsupportedModelError
 
-__all__ = ["FeatureMap", "feature_map"]
+__all__ = ["SEPARABLE", "FeatureMap", "Leaf", "feature_map"]
 
 #: Transformers whose output column j comes from input column j only.
 ONE_TO_ONE = frozenset(
@@ -38,6 +38,51 @@ ONE_TO_ONE = frozenset(
         "IterativeImputer",
     }
 )
+
+#: Transformers whose every output column is a function of one input column's value only
+#: (column-separable): masking a raw feature's engineered columns together then equals
+#: transforming the masked raw row. ``Normalizer``, ``KNNImputer`` and ``IterativeImputer``
+#: map column j to column j but use the other columns' values, so they are not here.
+SEPARABLE = frozenset(
+    {
+        "StandardScaler",
+        "MinMaxScaler",
+        "MaxAbsScaler",
+        "RobustScaler",
+        "QuantileTransformer",
+        "PowerTransformer",
+        "Binarizer",
+        "OrdinalEncoder",
+        "OneHotEncoder",
+        "TargetEncoder",
+        "SimpleImputer",
+        "MissingIndicator",
+        "KBinsDiscretizer",
+        "SplineTransformer",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An innermost fitted transformer and the raw columns it reads.
+
+    Attributes
+    ----------
+    transformer : object
+        The fitted transformer (a Pipeline of steps, an encoder, ``"passthrough"``...).
+    columns : list of int
+        Positions of its input columns among the raw features, in its input order.
+    output : slice
+        Its block of engineered columns (before any ``post`` steps).
+    separable : bool
+        Whether each of its outputs depends on one input column's value only.
+    """
+
+    transformer: Any
+    columns: list[int]
+    output: slice
+    separable: bool
 
 
 @dataclass(frozen=True)
@@ -60,6 +105,24 @@ class FeatureMap:
     engineered_features: list[str]
     weights: np.ndarray
     transformations: Any = None
+    leaves: list[Leaf] = field(default_factory=list)
+    """The innermost transformers, in output order (empty once loaded from an artifact)."""
+    post: Any = None
+    """Steps applied to the stacked leaves' output (a Pipeline's steps after a leading
+    ColumnTransformer), or ``None``."""
+
+    @property
+    def separable(self) -> bool:
+        """Whether every engineered column is a function of one raw column's value only
+        (each leaf separable, owning columns of one raw feature each, and no mixing post
+        step), so that masking engineered columns by raw feature is exact."""
+        if not self.leaves:
+            return False
+        if self.post is not None and not _separable(self.post):
+            return False
+        return all(leaf.separable for leaf in self.leaves) and bool(
+            np.all((self.weights > 0).sum(axis=0) == 1)
+        )
 
     def to_raw(self, values: np.ndarray) -> np.ndarray:
         """Engineered values (..., n_engineered) -> raw values (..., n_raw)."""
@@ -146,6 +209,9 @@ def _block(transformer: Any, n_in: int, allow_all: bool) -> np.ndarray:
     if name == "OneHotEncoder":
         widths = _onehot_widths(transformer)
         return np.repeat(np.eye(n_in), widths, axis=1)
+    if name == "TargetEncoder":  # one column per feature, n_classes for multiclass
+        per = len(transformer.classes_) if transformer.target_type_ == "multiclass" else 1
+        return np.repeat(np.eye(n_in), per, axis=1)
     if name == "KBinsDiscretizer":
         if transformer.encode == "ordinal":
             return np.eye(n_in)
@@ -288,6 +354,85 @@ def _tuple_list(
     return np.hstack(blocks) if blocks else np.zeros((n, 0)), engineered
 
 
+def _steps(transformer: Any) -> list[Any]:
+    """A transformer's innermost steps (a Pipeline flattened; passthrough as ``[]``)."""
+    if _is_passthrough(transformer):
+        return []
+    if hasattr(transformer, "steps"):
+        return [s for _, step in transformer.steps for s in _steps(step)]
+    return [transformer]
+
+
+def _separable(transformer: Any) -> bool:
+    for step in _steps(transformer):
+        name = type(step).__name__
+        if name == "FunctionTransformer" and step.feature_names_out == "one-to-one":
+            continue
+        if hasattr(step, "transformers_"):
+            return False
+        if name not in SEPARABLE:
+            return False
+    return True
+
+
+def _width(transformer: Any, n_in: int) -> int:
+    return int(_block(transformer, n_in, True).shape[1])
+
+
+def _ct_leaves(ct: Any, cols: list[int], raw: list[str], offset: int) -> list[Leaf]:
+    """Leaves of a fitted ColumnTransformer reading raw columns ``cols`` (its input order)."""
+    names = [raw[c] for c in cols]
+    out = []
+    for name, transformer, columns in ct.transformers_:
+        picked = _ct_columns(columns, names, len(names))
+        if _is_drop(transformer) or not picked:
+            continue
+        where = ct.output_indices_[name]
+        inner = [cols[i] for i in picked]
+        if hasattr(transformer, "transformers_"):
+            out.extend(_ct_leaves(transformer, inner, raw, offset + where.start))
+            continue
+        out.append(
+            Leaf(
+                transformer=transformer,
+                columns=inner,
+                output=slice(offset + where.start, offset + where.stop),
+                separable=_separable(transformer),
+            )
+        )
+    return sorted(out, key=lambda leaf: leaf.output.start)
+
+
+def _leaves(transformations: Any, raw: list[str]) -> tuple[list[Leaf], Any]:
+    """The leaves (in output order) and post steps of fitted ``transformations``."""
+    everything = list(range(len(raw)))
+    if hasattr(transformations, "transformers_"):
+        return _ct_leaves(transformations, everything, raw, 0), None
+    if isinstance(transformations, list | tuple):
+        leaves, start = [], 0
+        for columns, transformer in transformations:
+            cols = [raw.index(c) for c in _tuple_columns(columns)]
+            width = _width(transformer, len(cols))
+            leaves.append(
+                Leaf(
+                    transformer="passthrough" if transformer is None else transformer,
+                    columns=cols,
+                    output=slice(start, start + width),
+                    separable=_separable(transformer),
+                )
+            )
+            start += width
+        return leaves, None
+    steps = getattr(transformations, "steps", None)
+    if steps and hasattr(steps[0][1], "transformers_"):
+        leaves = _ct_leaves(steps[0][1], everything, raw, 0)
+        post = transformations[1:] if len(steps) > 1 else None
+        return leaves, post
+    width = _width(transformations, len(raw))
+    leaf = Leaf(transformations, everything, slice(0, width), _separable(transformations))
+    return [leaf], None
+
+
 def feature_map(
     transformations: Any,
     raw_features: list[str],
@@ -333,9 +478,12 @@ def feature_map(
     totals = counts.sum(axis=0)
     if np.any(totals == 0):
         raise UnsupportedModelError("an engineered column maps to no raw feature")
+    leaves, post = _leaves(transformations, raw)
     return FeatureMap(
         raw_features=raw,
         engineered_features=engineered,
         weights=counts / totals,
         transformations=transformations,
+        leaves=leaves,
+        post=post,
     )

@@ -22,6 +22,8 @@ from ._explainers import binary_classifier, distill, scoring_explainer_for
 from ._kernel import from_model as _kernel_from_model
 from ._linear import from_model as _linear_from_model
 from ._prepare import resolve_features
+from ._raw import infer_schema
+from ._raw_kernel import raw_kernel
 from ._tree import from_model as _tree_from_model
 
 __all__ = [
@@ -31,8 +33,10 @@ __all__ = [
     "distill",
     "final_estimator",
     "gives_probabilities",
+    "infer_schema",
     "is_classifier",
     "preprocessing_to_onnx",
+    "raw_kernel",
     "resolve_features",
     "scoring_explainer_for",
     "to_onnx",

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "summarize_rows"]
 
 
 def summarize(
@@ -69,3 +69,66 @@ def summarize(
     shares = np.bincount(km.labels_, weights=weight, minlength=nclusters)
     keep = shares > 0
     return centres[keep], shares[keep] / shares[keep].sum()
+
+
+def summarize_rows(
+    engineered: np.ndarray,
+    nclusters: int | None,
+    *,
+    random_state: int = 0,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted k-means in standardised engineered space, each cluster represented by its
+    member row nearest the centre: a background of real rows (valid categories, no averaged
+    one-hot columns) for mixed data.
+
+    Parameters
+    ----------
+    engineered : ndarray of shape (n_rows, n_engineered)
+        The rows after the transformations (NaN allowed: replaced by the column mean for
+        the clustering only).
+    nclusters : int or None
+        ``None``, or at least ``n_rows``, keeps every row.
+    random_state : int
+    sample_weight : ndarray of shape (n_rows,), optional
+
+    Returns
+    -------
+    rows : ndarray of int, shape (n_background,)
+        Indices of the chosen rows.
+    weights : ndarray of shape (n_background,), summing to 1
+        Each row's cluster's share of the (weighted) rows.
+    """
+    n = len(engineered)
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if (
+        weight.shape != (n,)
+        or not np.all(np.isfinite(weight))
+        or np.any(weight < 0)
+        or weight.sum() <= 0
+    ):
+        raise InputError("background_weights must be non-negative finite numbers, one per row")
+    if nclusters is None or nclusters >= n:
+        return np.arange(n), weight / weight.sum()
+    if nclusters < 1:
+        raise InputError(f"nclusters must be a positive integer or None, got {nclusters}")
+    from sklearn.cluster import KMeans
+
+    Z = np.array(engineered, dtype=np.float64)
+    means = np.nanmean(np.where(np.isfinite(Z), Z, np.nan), axis=0)
+    means = np.where(np.isfinite(means), means, 0.0)
+    Z = np.where(np.isfinite(Z), Z, means)
+    std = Z.std(axis=0)
+    Z = (Z - Z.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    km = KMeans(n_clusters=nclusters, random_state=random_state, n_init=10)
+    km.fit(Z, sample_weight=weight)
+    rows, shares = [], []
+    for k in range(nclusters):
+        members = np.flatnonzero((km.labels_ == k) & (weight > 0))
+        if not len(members):
+            continue
+        distance = ((Z[members] - km.cluster_centers_[k]) ** 2).sum(axis=1)
+        rows.append(int(members[np.argmin(distance)]))
+        shares.append(float(weight[members].sum()))
+    share = np.asarray(shares)
+    return np.asarray(rows, dtype=np.int64), share / share.sum()

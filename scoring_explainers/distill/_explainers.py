@@ -11,11 +11,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._errors import ArtifactError, ConversionError, InputError
+from .._errors import ConversionError, InputError
 from ..runtime._base import ScoringExplainer
 from ..runtime._onnx_model import OnnxTransform
-from ._convert import preprocessing_to_onnx
+from ..runtime._schema import RawSchema
 from ._prepare import PythonModel
+from ._raw_kernel import is_raw, refuse_unconverted
 
 __all__ = ["Explained", "binary_classifier", "distill", "scoring_explainer_for"]
 
@@ -36,51 +37,30 @@ class Explained(Protocol):
         """Raw rows as float64, or ``None`` when a column is not numeric."""
 
 
-#: Largest gap between the preprocessing graph and the fitted transformers (relative to
-#: the engineered columns' scale) accepted at distill time.
-MAX_PREPROCESS_GAP = 1e-4
-
-
 def _with_preprocessing(
     engine: ScoringExplainer, explained: Explained, raw_examples: Any
 ) -> ScoringExplainer:
-    """``engine`` fed by the ONNX graph of the preprocessing, reporting raw features."""
+    """``engine`` fed by the ONNX graph of the preprocessing, reporting raw features.
+
+    The graph takes the raw columns' codes (:mod:`._raw`): numeric leaves converted by
+    skl2onnx, categorical columns as lookup tables computed by the fitted transformers;
+    it is checked against the transformers on the initialization rows and on probe rows
+    with unseen and missing values. Values stay the engine's exact engineered values
+    summed per raw feature."""
+    from ._preprocess import check_preprocessing, preprocessing_graph
+    from ._raw import infer_columns, probe_rows, raw_frame
+
     fmap = explained.fmap
     assert fmap is not None
-    raw = explained.raw_matrix(raw_examples)
-    if raw is None:
-        raise ConversionError(
-            "the raw data has non-numeric columns; a scoring explainer takes one numeric "
-            "matrix (encode categories as numbers before the transformations to distill)"
-        )
-    graph = preprocessing_to_onnx(explained.preprocessing, explained.raw_features)
-    transform = OnnxTransform(
-        graph, n_inputs=len(explained.raw_features), n_outputs=len(fmap.engineered_features)
+    names = list(explained.raw_features)
+    frame = raw_frame(raw_examples, names)
+    raw = infer_columns(frame, fmap, model_handles_missing=engine.allow_missing)
+    schema = RawSchema.from_json(raw.columns)
+    graph = preprocessing_graph(fmap, raw)
+    check = check_preprocessing(
+        graph, fmap, schema, frame, probes=probe_rows(frame, raw.columns, names)
     )
-    sample = raw[:1000]
-    if len(sample):
-        expected = explained.model_input(sample)
-        try:
-            got = transform.transform(sample)
-        except ArtifactError as exc:
-            raise ConversionError(
-                "the ONNX graph of the transformations does not give the columns they do "
-                f"({exc.problem}); a SimpleImputer that drops an all-missing column is one "
-                "cause: fit it with keep_empty_features=True or drop the column first"
-            ) from exc
-        both = np.isfinite(expected) & np.isfinite(got)
-        if np.any(np.isfinite(expected) != np.isfinite(got)):
-            raise ConversionError(
-                "the ONNX graph of the transformations leaves missing values where they "
-                "fill them (or the reverse) on the initialization examples"
-            )
-        scale = max(1.0, float(np.abs(expected[both]).max(initial=0.0)))
-        gap = float(np.abs(got[both] - expected[both]).max(initial=0.0)) / scale
-        if gap > MAX_PREPROCESS_GAP:
-            raise ConversionError(
-                f"the ONNX graph of the transformations differs from them by {gap:.3g} "
-                "(relative) on the initialization examples"
-            )
+    transform = OnnxTransform(graph, n_inputs=len(names), n_outputs=len(fmap.engineered_features))
     common = {
         "model": engine.model,
         "features": engine.engineered_features,
@@ -88,10 +68,15 @@ def _with_preprocessing(
         "output_space": engine.output_space,
         "expected_values": engine.expected_values,
         "allow_missing": engine.allow_missing,
-        "metadata": {**engine.metadata, "feature_map": "engineered -> raw (sum)"},
+        "metadata": {
+            **engine.metadata,
+            "feature_map": "engineered -> raw (sum)",
+            "preprocess_check": check,
+        },
         "preprocessor": transform,
-        "raw_features": explained.raw_features,
+        "raw_features": names,
         "feature_map": fmap.weights,
+        "schema": schema,
     }
     return type(engine)._restore(
         arrays=engine._arrays(), settings=engine._settings(), common=common
@@ -212,6 +197,9 @@ def distill(
         )
     engine: ScoringExplainer
     engine, explained, raw_examples = parts(kind, initialization_examples)
+    if is_raw(engine):  # raw players: the engine already takes the raw columns' codes
+        refuse_unconverted(engine)
+        return engine
     if isinstance(engine.model, PythonModel):
         raise ConversionError(
             f"the model cannot be converted to ONNX, so it cannot be distilled: "

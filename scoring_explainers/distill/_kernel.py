@@ -7,39 +7,31 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..runtime._kernel import DEFAULT_MAX_SYNTHETIC_ROWS, KernelScoringExplainer
-from ..runtime._onnx_model import OnnxModel
+from ..runtime._kernel import KernelScoringExplainer
+from ._chunks import CHUNK_CANDIDATES, TUNING_BUDGET, fastest_chunk
 from ._design import auto_nsamples, coalition_design
 
-__all__ = ["from_model"]
+__all__ = ["CHUNK_CANDIDATES", "TUNING_BUDGET", "from_model"]
 
-#: Chunk sizes tried by ``max_synthetic_rows="auto"``.
-CHUNK_CANDIDATES = (1_024, 2_048, 4_096, 8_192, 16_384, 32_768)
-#: Seconds of distill time the chunk tuning may take at most.
-TUNING_BUDGET = 2.0
+_fastest_chunk = fastest_chunk
 
 
-def _fastest_chunk(model: OnnxModel, synthetic: np.ndarray) -> int:
-    """The chunk size with the best throughput on ``synthetic`` rows (best of 2 passes)."""
-    import time
+def _raw_pipeline(model: Any, X: Any, features: list[str] | None) -> tuple[Any, Any] | None:
+    """``(final estimator, feature map of the leading steps)`` for a Pipeline given rows
+    that are not all numeric (numeric rows keep the whole-Pipeline Kernel of before)."""
+    steps = getattr(model, "steps", None)
+    if not steps or len(steps) < 2:
+        return None
+    try:
+        np.asarray(X, dtype=np.float64)
+        return None
+    except (TypeError, ValueError):
+        pass
+    from ..transformations import feature_map
+    from ._prepare import resolve_features
 
-    best, best_rate = DEFAULT_MAX_SYNTHETIC_ROWS, 0.0
-    began = time.perf_counter()
-    for size in CHUNK_CANDIDATES:
-        if size > len(synthetic):
-            break
-        elapsed = []
-        for _ in range(2):
-            start = time.perf_counter()
-            for begin in range(0, len(synthetic) - size + 1, size):
-                model.outputs(synthetic[begin : begin + size])
-            elapsed.append(time.perf_counter() - start)
-        rate = (len(synthetic) // size) * size / min(elapsed)
-        if rate > best_rate:
-            best, best_rate = size, rate
-        if time.perf_counter() - began > TUNING_BUDGET:  # a slow model: stop tuning
-            break
-    return best
+    names = resolve_features(X, model, features)
+    return steps[-1][1], feature_map(model[:-1], names)
 
 
 def from_model(
@@ -61,8 +53,28 @@ def from_model(
 ) -> KernelScoringExplainer:
     """The body of :meth:`KernelScoringExplainer.from_model` (parameters documented there)."""
     from ._background import summarize
-    from ._prepare import prepare
+    from ._prepare import check_fitted, prepare
 
+    check_fitted(model)
+    split = _raw_pipeline(model, initialization_examples, features)
+    if split is not None:  # a Pipeline on non-numeric rows: the raw features are the players
+        from ._raw_kernel import raw_kernel
+
+        estimator, fmap = split
+        return raw_kernel(
+            estimator,
+            initialization_examples,
+            fmap,
+            classes=classes,
+            nclusters=nclusters,
+            nsamples=nsamples,
+            random_state=random_state,
+            require_onnx=require_onnx,
+            threads=threads,
+            max_features=max_features,
+            background_weights=background_weights,
+            max_synthetic_rows=max_synthetic_rows,
+        )
     prep = prepare(
         model,
         initialization_examples,

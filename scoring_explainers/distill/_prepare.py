@@ -12,9 +12,18 @@ from .._errors import ConversionError, InputError, UnsupportedModelError
 from ..runtime._base import as_matrix
 from ..runtime._onnx_model import OnnxModel, Task
 from ._convert import check_agreement, to_onnx
-from ._estimator import final_estimator, gives_probabilities, is_classifier
+from ._estimator import final_estimator, is_classifier
 
-__all__ = ["Prepared", "PythonModel", "checked_agreement", "prepare", "resolve_features"]
+__all__ = [
+    "Prepared",
+    "PythonModel",
+    "check_fitted",
+    "checked_agreement",
+    "function_task",
+    "is_function",
+    "prepare",
+    "resolve_features",
+]
 
 #: Largest probability / prediction gap between the model and its ONNX graph (relative to
 #: the output scale when above 1) accepted at distill time; above it the conversion is
@@ -111,6 +120,13 @@ def prepare(
     (:class:`PythonModel`): it explains in-process but cannot be saved.
     """
     final = final_estimator(model)
+    check_fitted(model)
+    if is_function(model) and require_onnx:
+        raise ConversionError(
+            f"{getattr(model, '__qualname__', type(model).__name__)} is a function: it cannot "
+            "be converted to ONNX, so it cannot be distilled; pass the fitted model itself "
+            "(not its predict_proba or predict)"
+        )
     if is_classifier(model) and not hasattr(model, "predict_proba"):
         raise UnsupportedModelError(
             f"{type(final).__name__} is a classifier without predict_proba: the scoring "
@@ -138,13 +154,29 @@ def prepare(
     ):
         sample = X[np.all(np.isfinite(X), axis=1)][:1000]
         if len(sample):
-            metadata["conversion_check"] = checked_agreement(
-                model,
-                converted,
-                sample,
-                threads=threads,
-                graph=f"the ONNX graph of {converted.source}",
-            )
+            try:
+                metadata["conversion_check"] = checked_agreement(
+                    model,
+                    converted,
+                    sample,
+                    threads=threads,
+                    graph=f"the ONNX graph of {converted.source}",
+                )
+            except ConversionError as exc:
+                message = str(exc)
+                if "KNeighbors" in type(final).__name__:
+                    message += (
+                        "; the cause is distance ties: the graph and scikit-learn order "
+                        "equally distant neighbours differently (add a tiny jitter to the "
+                        "training rows or use weights='distance' to avoid them)"
+                    )
+                if require_onnx:
+                    raise ConversionError(message) from exc
+                warnings.warn(
+                    f"{message}; the model is called in Python instead (not distillable)",
+                    stacklevel=3,
+                )
+                return _python_prepared(model, X, names, classes, message)
     n_outputs = onnx_model.outputs(X[:1]).shape[1]
     model_classes = converted.classes
     if converted.task == "classification" and model_classes is None:
@@ -187,8 +219,10 @@ class PythonModel:
         n_features: int,
         feature_names: list[str] | None,
         conversion_error: str,
+        labels: list[Any] | None = None,
     ) -> None:
         self._model = model
+        self._labels = labels
         self.task: Task = task
         self.n_features = n_features
         self._names = feature_names
@@ -206,7 +240,9 @@ class PythonModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frame = self._frame(X)
-            if self.task == "classification":
+            if is_function(self._model):
+                values = self._model(frame)
+            elif self.task == "classification":
                 values = self._model.predict_proba(frame)
             else:
                 values = self._model.predict(frame)
@@ -215,26 +251,87 @@ class PythonModel:
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         outputs = self.outputs(X)
         if self.task == "classification":
-            labels = np.asarray(self._model.classes_)[np.argmax(outputs, axis=1)]
+            known = self._labels if self._labels is not None else self._model.classes_
+            labels = np.asarray(known)[np.argmax(outputs, axis=1)]
             return labels, outputs
         return outputs[:, 0].copy(), outputs
+
+
+def check_fitted(model: Any, transformations: Any = None) -> None:
+    """An :class:`InputError` saying "fit it first" for an unfitted model, Pipeline step or
+    transformer (scikit-learn's ``check_is_fitted``); objects that are not scikit-learn
+    estimators are not checked."""
+    try:
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+    except ImportError:  # pragma: no cover - scikit-learn is in the distill extra
+        return
+    items: list[tuple[str, Any]] = []
+    steps = getattr(model, "steps", None)
+    if steps:
+        items.extend((f"Pipeline step {name!r}", step) for name, step in steps)
+    else:
+        items.append(("the model", model))
+    if isinstance(transformations, list | tuple):
+        items.extend(("a transformation", t) for _, t in transformations if t is not None)
+    elif transformations is not None:
+        items.append(("the transformations", transformations))
+    for what, item in items:
+        if isinstance(item, str) or item is None or not hasattr(item, "fit"):
+            continue
+        try:
+            check_is_fitted(item)
+        except NotFittedError as exc:
+            raise InputError(f"{what} ({type(item).__name__}) is not fitted: fit it first") from exc
+        except (TypeError, AttributeError):  # not an estimator check_is_fitted understands
+            continue
+
+
+def is_function(model: Any) -> bool:
+    """A plain function (``model.predict_proba``, shap-style), not a model object."""
+    return callable(model) and not hasattr(model, "predict") and not hasattr(model, "fit")
+
+
+def function_task(function: Any, rows: Any, n_rows: int) -> tuple[Task, int]:
+    """Classification when ``function`` gives rows of probabilities summing to 1 (two
+    or more columns), else regression; and its output width."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = np.asarray(function(rows), dtype=np.float64).reshape(n_rows, -1)
+    width = out.shape[1]
+    probabilities = (
+        width > 1
+        and bool(np.all((out >= 0) & (out <= 1)))
+        and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-6))
+    )
+    return ("classification" if probabilities else "regression"), width
 
 
 def _python_prepared(
     model: Any, X: np.ndarray, names: list[str], classes: list[Any] | None, error: str
 ) -> Prepared:
-    task: Task = "classification" if gives_probabilities(model) else "regression"
     fitted = getattr(model, "feature_names_in_", None)
     python = PythonModel(
         model,
-        task=task,
+        task="regression",
         n_features=X.shape[1],
         feature_names=None if fitted is None else [str(f) for f in fitted],
         conversion_error=error,
     )
+    if is_function(model):
+        task, width = function_task(model, python._frame(X[:5]), min(5, len(X)))
+    else:
+        task = "classification" if hasattr(model, "predict_proba") else "regression"
+        python.task = task
+        width = python.outputs(X[:1]).shape[1]
+    python.task = task
     model_classes = None
     if task == "classification":
-        model_classes = [c.item() if isinstance(c, np.generic) else c for c in model.classes_]
+        known = getattr(model, "classes_", None)
+        if known is None:  # predict_proba without classes_: the given names, else 0..k-1
+            known = list(classes) if classes is not None else list(range(width))
+            python._labels = list(known)
+        model_classes = [c.item() if isinstance(c, np.generic) else c for c in known]
     display = model_classes if classes is None else list(classes)
     if display is not None and model_classes is not None and len(display) != len(model_classes):
         raise InputError(f"{len(display)} class names given, the model has {len(model_classes)}")

@@ -111,6 +111,12 @@ def explained_model(
         given = feature_map(
             transformations, names, allow_all_transformations=allow_all_transformations
         )
+        takes = getattr(model, "n_features_in_", None)
+        if takes is not None and int(takes) != len(given.engineered_features):
+            raise InputError(
+                f"the transformations give {len(given.engineered_features)} columns but the "
+                f"model takes {int(takes)}: they do not belong together"
+            )
         return ExplainedModel(model, names, given.engineered_features, given, transformations)
     steps = getattr(model, "steps", None)
     names = raw_names(X, model, features)
@@ -139,6 +145,20 @@ def numeric(X: Any) -> np.ndarray | None:
     return matrix if matrix.ndim == 2 else None
 
 
+def _as_frame(X: Any, names: list[str]) -> Any:
+    """Raw rows as the schema takes them: a DataFrame as is, else rows in raw order."""
+    if hasattr(X, "columns"):
+        return X
+    array = np.asarray(X, dtype=object)
+    return array if array.ndim == 2 else array.reshape(1, -1)
+
+
+def _eval_data(X: Any, explained: ExplainedModel) -> Any:
+    """The rows kept in an explanation: float64 when every column is numeric (mixed rows
+    are not kept until explanations hold non-numeric values)."""
+    return numeric(X)
+
+
 def to_explanation(
     engine: ScoringExplainer,
     explained: ExplainedModel,
@@ -154,7 +174,11 @@ def to_explanation(
 ) -> LocalExplanation | GlobalExplanation:
     """Explain ``X`` (raw rows) with ``engine`` and wrap the values as an explanation."""
     X = dense(X)
-    result = engine.score(explained.model_input(X))
+    raw_players = engine.metadata.get("players") == "raw"
+    if raw_players:  # the engine takes the raw rows and gives raw values
+        result = engine.score(_as_frame(X, explained.raw_features))
+    else:
+        result = engine.score(explained.model_input(X))
     values = result.local_importance_values
     expected = result.expected_values
     task = engine.task
@@ -166,7 +190,8 @@ def to_explanation(
         classes = (metadata or {}).get("classes")
     features = list(explained.model_features)
     if explained.fmap is not None:
-        values = explained.fmap.to_raw(values)
+        if not raw_players:
+            values = explained.fmap.to_raw(values)
         features = list(explained.raw_features)
     if subset is not None:
         values = values[..., subset]
@@ -177,7 +202,7 @@ def to_explanation(
         "expected_values": expected,
         "method": method,
         "is_raw": explained.fmap is not None,
-        "eval_data": (numeric(X) if keep_data and subset is None else None),
+        "eval_data": (_eval_data(X, explained) if keep_data and subset is None else None),
         "eval_y_predicted": (metadata or {}).get("predictions", result.predictions),
         "eval_y_predicted_proba": (metadata or {}).get("probabilities", result.probabilities),
         "metadata": {

@@ -21,6 +21,7 @@ from ._common import (
     dense,
     explained_model,
     numeric,
+    raw_names,
     to_explanation,
 )
 from ._dispatch import Kind, choose
@@ -40,8 +41,25 @@ def build_engine(
     nsamples: int | Literal["auto"] = "auto",
     random_state: int = 0,
     require_onnx: bool = False,
+    raw_examples: Any = None,
 ) -> ScoringExplainer:
-    """A scoring explainer of ``kind`` over ``explained.estimator`` on model-space rows."""
+    """A scoring explainer of ``kind`` over ``explained.estimator`` on model-space rows.
+
+    Kernel with a feature map (and ``raw_examples``) explains the raw features as players
+    (:func:`scoring_explainers.distill.raw_kernel`): the engine takes codes."""
+    if kind == "kernel" and explained.fmap is not None and raw_examples is not None:
+        from ..distill import raw_kernel
+
+        return raw_kernel(
+            explained.estimator,
+            raw_examples,
+            explained.fmap,
+            classes=classes,
+            nclusters=nclusters,
+            nsamples=nsamples,
+            random_state=random_state,
+            require_onnx=require_onnx,
+        )
     common: dict[str, Any] = {"features": explained.model_features, "classes": classes}
     if kind == "tree":
         return TreeScoringExplainer.from_model(explained.estimator, X_model, **common)
@@ -110,9 +128,21 @@ class TabularExplainer:
             raise InputError("explain_subset cannot be combined with transformations")
         if model_task not in ("auto", "classification", "regression"):
             raise InputError(f"model_task must be auto, classification or regression: {model_task}")
+        from ..distill._prepare import check_fitted, is_function
+
+        check_fitted(model, transformations)
         self.model = model
         self.initialization_examples = dense(initialization_examples)
-        kind, reason = choose(final_estimator(model))
+        if not raw_names(self.initialization_examples, None, features):
+            raise InputError("the data has no columns: nothing to explain (zero features)")
+        final = final_estimator(model)
+        kind, reason = choose(final)
+        self.nclusters, self.nsamples, self.random_state = nclusters, nsamples, random_state
+        self.explain_subset = None
+        self.transformations = transformations
+        if is_function(model) and transformations is None:
+            self._function(model, features, classes, model_task)
+            return
         explained = explained_model(
             model,
             self.initialization_examples,
@@ -136,6 +166,7 @@ class TabularExplainer:
             "nsamples": nsamples,
             "random_state": random_state,
         }
+        settings["raw_examples"] = self.initialization_examples
         try:
             engine = build_engine(kind, explained, X_model, classes=classes, **settings)
         except (UnsupportedModelError, ConversionError) as exc:
@@ -144,6 +175,8 @@ class TabularExplainer:
             reason += f"; refused ({exc}), so Kernel SHAP instead"
             kind = "kernel"
             engine = build_engine(kind, explained, X_model, classes=classes, **settings)
+        if kind == "kernel" and explained.fmap is not None:
+            reason += "; Kernel SHAP with the raw features as players"
         if model_task != "auto" and engine.task != model_task:
             raise InputError(f"model_task={model_task!r} but the model is a {engine.task} model")
         if explain_subset is not None:
@@ -162,6 +195,34 @@ class TabularExplainer:
         self.method = METHODS[kind]
         self.method_reason = reason
         self.nclusters, self.nsamples, self.random_state = nclusters, nsamples, random_state
+
+    def _function(
+        self, function: Any, features: list[str] | None, classes: Any, model_task: str
+    ) -> None:
+        """A function of raw rows (``pipeline.predict_proba``): Kernel SHAP over the raw
+        columns, the function called in Python (explains in-process, not distillable)."""
+        from ..distill._raw_kernel import function_kernel
+
+        names = raw_names(self.initialization_examples, None, features)
+        engine = function_kernel(
+            function,
+            self.initialization_examples,
+            names,
+            classes=classes,
+            nclusters=self.nclusters,
+            nsamples=self.nsamples,
+            random_state=self.random_state,
+        )
+        if model_task != "auto" and engine.task != model_task:
+            raise InputError(f"model_task={model_task!r} but the function is a {engine.task}")
+        self.explained_ = ExplainedModel(function, names, names, None, None)
+        self.engine_ = engine
+        self.kind = "kernel"
+        self.method = METHODS["kernel"]
+        self.method_reason = (
+            "a function: Kernel SHAP with the raw features as players, the function called "
+            "in Python"
+        )
 
     # -- description --------------------------------------------------------------------
     @property
@@ -244,6 +305,7 @@ class TabularExplainer:
             nsamples=self.nsamples,
             random_state=self.random_state,
             require_onnx=True,
+            raw_examples=raw_examples,
         )
         return engine, explained, raw_examples
 

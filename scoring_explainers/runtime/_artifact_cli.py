@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from .._errors import ArtifactError
-from ._artifact import MANIFEST, read_verified
+from ._artifact import read_verified
+from ._artifact_manifest import MANIFEST
 from ._signing import SIGNATURE, generate_keys, key_id, load_private_key, sign_manifest
 
 __all__ = ["main"]

@@ -18,7 +18,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .._errors import ArtifactError
 from ._artifact_arrays import ARRAYS
@@ -111,7 +111,7 @@ def _names(manifest: dict[str, Any], key: str, default: Any = None) -> list[str]
     )
     repeated = _repeated(names)
     _require(not repeated, MANIFEST, f"{key} names {repeated} more than once")
-    return names
+    return cast("list[str]", names)
 
 
 def _check_common(manifest: Any) -> None:

@@ -166,7 +166,7 @@ class Column:
             return "a categorical column needs a non-empty list of categories"
         if len(self.categories) > MAX_CATEGORIES:
             return f"more than {MAX_CATEGORIES} categories"
-        accepts = {
+        accepts: Callable[[Any], bool] = {
             "string": lambda v: isinstance(v, str),
             "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "boolean": lambda v: isinstance(v, bool),

@@ -222,6 +222,10 @@ def test_distilled_explainer_gives_the_same_values_on_raw_rows(mixed, kind, tmp_
     # the preprocessing runs as float32 ONNX: agreement to float32 precision
     np.testing.assert_allclose(result.local_importance_values, full, atol=1e-5)
     np.testing.assert_array_equal(result.predictions, model.predict(ct.transform(rows)))
+    if kind == "kernel":  # the raw features are the players: no engineered values
+        with pytest.raises(InputError, match="players are the raw features"):
+            loaded.explain(rows, get_raw=False)
+        return
     engineered_values = loaded.explain(rows, get_raw=False)
     np.testing.assert_allclose(
         engineered_values.sum(-1), result.local_importance_values.sum(-1), atol=1e-9
@@ -299,8 +303,12 @@ def test_string_categories_subsets_and_names(mixed):
     assert explainer.method == "shap.kernel"
     explanation = explainer.explain_local(strings.head(5))
     assert explanation.is_raw and explanation.features == ["age", "income", "region", "plan"]
-    with pytest.raises(ConversionError, match="non-numeric"):
-        scoring_explainer_for(explainer)
+    scoring = scoring_explainer_for(explainer)  # string categories distil (raw players)
+    np.testing.assert_allclose(
+        scoring.score(strings.head(5)).local_importance_values,
+        explanation.local_importance_values,
+        atol=1e-6,
+    )
     # subsets index the reported (raw) features
     tree = make_pipeline(ct, RandomForestClassifier(10, max_depth=3, random_state=0))
     tree.fit(strings, y)
