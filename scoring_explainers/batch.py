@@ -4,13 +4,15 @@
         [--format parquet|csv] [--master local[*]] [--top-k K]
 
 The input is Parquet or CSV (by its extension, or ``--input-format``; a directory of part
-files too). The output keeps every input column and adds the columns described in
-:func:`scoring_explainers.spark.explain_dataframe`; in CSV the array columns are written as
-JSON lists. A small input (one file is one task) is spread over every core first, so the
-output rows are not in the input's order. Spark's console progress bar shows the work; at
-the end the command prints how many rows were explained (and how many could not be, with
-the first reasons) and the global importances (mean absolute local importance per
-feature).
+files too). Feature columns follow the artifact's raw schema (see
+:func:`scoring_explainers.spark.explain_dataframe`); in CSV a column of the artifact's
+string categories is read as text, not inferred (``"1"`` and ``"01"`` stay as written),
+and an empty field is a missing value. The output keeps every input column and adds the
+columns described there; in CSV the array columns are written as JSON lists. A small
+input (one file is one task) is spread over every core first, so the output rows are not
+in the input's order. Spark's console progress bar shows the work; at the end the command
+prints how many rows were explained (and how many could not be, with the first reasons)
+and the global importances (mean absolute local importance per feature).
 
 Exit status: 0 on success, 2 for a usage error, 1 when the artifact or the input cannot be
 used (the message says why).
@@ -30,6 +32,8 @@ __all__ = ["main"]
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from .runtime import RawSchema
 
 FORMATS = ("parquet", "csv")
 
@@ -81,10 +85,26 @@ def _input_format(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     raise AssertionError  # parser.error exits
 
 
-def _read(spark: SparkSession, path: Path, fmt: str) -> DataFrame:
-    if fmt == "csv":
-        return spark.read.csv(str(path), header=True, inferSchema=True)
-    return spark.read.parquet(str(path))
+def _read(spark: SparkSession, path: Path, fmt: str, schema: RawSchema) -> DataFrame:
+    """The input rows. A CSV file's column types are inferred, except that a column the
+    artifact's schema holds as string categories is read as text (inference would make
+    ``"1"``, ``"2"``... integers, or ``"01"`` the number 1): its values stay exactly as
+    written. An empty field is null (a missing value)."""
+    if fmt != "csv":
+        return spark.read.parquet(str(path))
+    from pyspark.sql import types as T
+
+    inferred = spark.read.csv(str(path), header=True, inferSchema=True)
+    text = {c.name for c in schema.columns if c.kind == "categorical" and c.type == "string"}
+    fields = [
+        T.StructField(f.name, T.StringType(), True)
+        if f.name in text and not isinstance(f.dataType, T.StringType)
+        else f
+        for f in inferred.schema.fields
+    ]
+    if fields == inferred.schema.fields:
+        return inferred
+    return spark.read.csv(str(path), header=True, schema=T.StructType(fields))
 
 
 def _for_csv(df: DataFrame) -> DataFrame:
@@ -127,12 +147,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.batch_rows < 1:
         parser.error("--batch-rows must be a positive integer")
     input_format = _input_format(args, parser)
-    load(args.artifact)  # fail fast, before starting a JVM
+    explainer = load(args.artifact)  # fail fast, before starting a JVM
     spark = se_spark.local_session(args.master, app_name="scoring-explainers batch")
     spark.sparkContext.setLogLevel("ERROR")
     try:
         start = time.perf_counter()
-        rows = _read(spark, args.input, input_format)
+        rows = _read(spark, args.input, input_format, explainer.schema)
         wanted = args.partitions or spark.sparkContext.defaultParallelism
         if rows.rdd.getNumPartitions() < wanted:  # one file is one task: spread the work
             rows = rows.repartition(wanted)

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from ._errors import InputError
-from .explanation import LocalExplanation
+from .explanation import LocalExplanation, _mixed_rows, _with_nulls
+from .runtime import RawSchema
 from .runtime._payload import parse_rows
 
 __all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "ExplanationDashboard", "asset"]
@@ -59,6 +60,44 @@ def asset(name: str) -> bytes:
     return (STATIC_DIR / name).read_bytes()
 
 
+def _value_rows(payload: Any, features: Sequence[str]) -> list[list[Any]]:
+    """``{"data": [[...]]}`` or records ``[{feature: value}]`` as rows of JSON values in
+    feature order (numbers, category strings, None)."""
+    if isinstance(payload, dict) and "data" in payload:
+        payload = payload["data"]
+    if not isinstance(payload, list) or not payload:
+        raise InputError('send {"data": [[...]]} or a list of records')
+    if all(isinstance(row, dict) for row in payload):
+        missing = [f for f in features if f not in payload[0]]
+        if missing:
+            raise InputError(f"records miss the model's features {missing[:5]}")
+        payload = [[row.get(f) for f in features] for row in payload]
+    if not all(isinstance(row, list) and len(row) == len(features) for row in payload):
+        raise InputError(f"rows must be lists of {len(features)} values")
+    return payload
+
+
+def _rows_from_body(payload: Any, features: Sequence[str]) -> np.ndarray:
+    """``{"data": [[...]]}`` or records ``[{feature: value}]`` as a float matrix."""
+    rows = _value_rows(payload, features)
+    try:
+        matrix = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"rows must be numbers: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[1] != len(features):
+        raise InputError(f"rows must have {len(features)} values, got shape {matrix.shape}")
+    return matrix
+
+
+def _has_categories(explanation: LocalExplanation) -> bool:
+    """Whether the explained rows hold categories (a categorical raw schema, or strings)."""
+    schema = explanation.raw_schema
+    if schema is not None and not schema.numeric_only:
+        return True
+    data = explanation.eval_data or []
+    return any(isinstance(v, str | bool) for row in data for v in row)
+
+
 class _Scorer:
     """``/score`` for the local dashboard from a scoring explainer or a plain model."""
 
@@ -67,16 +106,44 @@ class _Scorer:
         self.explainer = callable(getattr(model, "score", None)) and hasattr(model, "features")
         self.features = list(model.features) if self.explainer else explanation.features
         self.classes = explanation.classes
+        # a plain model of raw rows with categories takes them as a DataFrame
+        self.frame = not self.explainer and _has_categories(explanation)
+
+    def _rows(self, payload: Any) -> Any:
+        if self.explainer:  # its raw schema encodes (and checks) the values
+            return _value_rows(payload, self.features)
+        if self.frame:
+            import pandas as pd
+
+            return pd.DataFrame(_value_rows(payload, self.features), columns=self.features)
+        return _rows_from_body(payload, self.features)
 
     def __call__(self, body: bytes) -> dict[str, Any]:
         """A ``/score`` body's answer: the body parsed as the service parses it (every shape
-        ``POST /score`` takes), at most ``MAX_SCORE_ROWS`` rows."""
+        ``POST /score`` takes, categories encoded by the scoring explainer's raw schema), at
+        most ``MAX_SCORE_ROWS`` rows."""
+        if self.explainer:
+            codes = parse_rows(body, self.model.schema, max_rows=MAX_SCORE_ROWS)
+            answer: dict[str, Any] = self.model.score_codes(codes).to_body()
+            return answer
+        if self.frame:
+            try:
+                payload = json.loads(body)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise InputError(f"the body is not JSON: {exc}") from exc
+            return self.score_values(payload)
         return self.score(parse_rows(body, self.features, max_rows=MAX_SCORE_ROWS))
 
-    def score(self, matrix: np.ndarray) -> dict[str, Any]:
-        """Rows of shape (n_rows, n_features) scored: the service's ``/score`` body
-        (:meth:`ScoreResult.to_body`) from a scoring explainer, predictions (and
-        probabilities) from a plain model."""
+    def score_values(self, payload: Any) -> dict[str, Any]:
+        """``{"data": [[...]]}`` or records of JSON values (numbers, categories, None)
+        scored as :meth:`score` does."""
+        return self.score(self._rows(payload))
+
+    def score(self, matrix: Any) -> dict[str, Any]:
+        """Rows scored (an ndarray of shape (n_rows, n_features), raw rows of values for a
+        scoring explainer, a DataFrame for a plain model of raw columns): the service's
+        ``/score`` body (:meth:`ScoreResult.to_body`) from a scoring explainer, predictions
+        (and probabilities) from a plain model."""
         if self.explainer:
             body: dict[str, Any] = self.model.score(matrix).to_body()
             return body
@@ -89,6 +156,20 @@ class _Scorer:
         return body
 
 
+def _dataset_rows(datasetX: Any, n_features: int) -> list[list[Any]]:
+    """``datasetX`` as rows of JSON values: numbers, or numbers, categories and None."""
+    try:
+        matrix = np.asarray(datasetX, dtype=np.float64)
+    except (TypeError, ValueError):  # categories among the values
+        try:
+            return _mixed_rows(datasetX, n_features)
+        except InputError as exc:
+            raise InputError(f"datasetX: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[1] != n_features:
+        raise InputError(f"datasetX must be (n_rows, {n_features}), got {matrix.shape}")
+    return _with_nulls(matrix)
+
+
 class ExplanationDashboard:
     """The dashboard for one explanation, served on 127.0.0.1 from this process.
 
@@ -97,12 +178,18 @@ class ExplanationDashboard:
     explanation : LocalExplanation or GlobalExplanation
     model : optional
         What answers what-if and ICE: a scoring explainer (``predict`` with importances,
-        e.g. :class:`~scoring_explainers.scoring.KernelScoringExplainer`) or any model with
-        ``predict`` (and ``predict_proba``) taking an ``ndarray of shape (n_rows,
-        n_features)``. Without it the global and local views work, what-if and ICE say why
-        they cannot.
+        e.g. :class:`~scoring_explainers.scoring.KernelScoringExplainer`; its raw schema
+        checks the rows) or any model with ``predict`` (and ``predict_proba``) taking an
+        ``ndarray of shape (n_rows, n_features)``, or a pandas DataFrame when the rows hold
+        categories (a Pipeline on raw columns). Without it the global and local views work,
+        what-if and ICE say why they cannot.
     datasetX : array-like of shape (n_rows, n_features), optional
-        The explained rows, when the explanation does not carry them (``eval_data``).
+        The explained rows, when the explanation does not carry them (``eval_data``): a
+        numeric array, or raw rows with categories (a DataFrame with string columns, an
+        object array). A feature is shown as categorical when the explanation's
+        ``metadata["raw_schema"]`` (or the scoring explainer's schema) says so, else when
+        its values are strings: what-if offers its categories in a list, ICE scores one
+        row per category and the exploration views draw a band per category.
     true_y : array-like of shape (n_rows,), optional
         True labels, shown next to the predictions.
     port : int, optional
@@ -125,15 +212,18 @@ class ExplanationDashboard:
             raise TypeError(f"expected a LocalExplanation or GlobalExplanation: {explanation!r}")
         data = explanation.to_dict()
         if datasetX is not None:
-            matrix = np.asarray(datasetX, dtype=np.float64)
-            if matrix.ndim != 2 or matrix.shape[1] != explanation.num_features:
-                raise InputError(
-                    f"datasetX must be (n_rows, {explanation.num_features}), got {matrix.shape}"
-                )
-            data["eval_data"] = matrix.tolist()
+            data["eval_data"] = _dataset_rows(datasetX, explanation.num_features)
+        schema = getattr(model, "schema", None)
+        if (
+            data["metadata"].get("raw_schema") is None
+            and isinstance(schema, RawSchema)
+            and not schema.numeric_only
+            and schema.names == explanation.features
+        ):  # the model's categories, for the what-if and ICE views
+            data["metadata"] = {**data["metadata"], "raw_schema": schema.to_json()}
         if data["eval_y_predicted"] is None and data["eval_data"] is not None and model is not None:
-            rows = np.asarray(data["eval_data"], dtype=np.float64)
-            scored = _Scorer(model, explanation).score(rows)
+            with_data = LocalExplanation.from_dict(data)
+            scored = _Scorer(model, with_data).score_values({"data": data["eval_data"]})
             data["eval_y_predicted"] = scored["predictions"]
             data["eval_y_predicted_proba"] = scored.get("probabilities")
         self.explanation = LocalExplanation.from_dict(data)  # checks the combination

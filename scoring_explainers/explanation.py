@@ -17,11 +17,14 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
 from ._errors import InputError
+
+if TYPE_CHECKING:
+    from .runtime import RawSchema
 
 __all__ = [
     "GlobalExplanation",
@@ -67,6 +70,37 @@ def _with_nulls(array: np.ndarray) -> list[Any]:
     return cast("list[Any]", values.tolist())
 
 
+def _cell(value: Any) -> Any:
+    """One value of a raw row as JSON-native: numbers, strings, booleans; missing -> None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if value != value else value
+    try:
+        if value != value:  # pandas.NaT
+            return None
+    except (TypeError, ValueError):  # pandas.NA: its comparisons are NA, whose bool raises
+        return None
+    raise InputError(f"eval_data holds a {type(value).__name__} value: {value!r:.60}")
+
+
+def _mixed_rows(data: Any, n_features: int) -> list[list[Any]]:
+    """Rows of mixed values (a DataFrame with string columns, an object array, lists)."""
+    if hasattr(data, "to_numpy") and hasattr(data, "columns"):
+        data = data.to_numpy(dtype=object)
+    try:
+        matrix = np.asarray(data, dtype=object)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"eval_data must be rows of values: {exc}") from exc
+    if matrix.ndim != 2 or matrix.shape[1] != n_features:
+        raise InputError(
+            f"eval_data must be (n_rows, {n_features}) rows of values, got shape {matrix.shape}"
+        )
+    return [[_cell(v) for v in row] for row in matrix.tolist()]
+
+
 def _finite(name: str, array: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InputError(f"{name} holds non-finite values")
@@ -94,11 +128,16 @@ class LocalExplanation:
     is_raw : bool, default=False
         Whether ``features`` are the raw features (before ``transformations``).
     eval_data : array-like of shape (n_rows, n_features), optional
-        The explained rows (raw data when ``is_raw``).
+        The explained rows (raw data when ``is_raw``): numbers, or for raw rows with
+        categories any mix of numbers, strings, booleans and missing values (a DataFrame
+        with string columns, an object array, lists); kept as JSON-native values.
     eval_y_predicted, eval_y_predicted_proba : array-like, optional
         The model's predictions (and class probabilities) for the explained rows.
     metadata : dict, optional
         Anything else worth keeping (fidelity of a surrogate, the chosen explainer and why).
+        ``metadata["raw_schema"]`` (a :class:`~scoring_explainers.runtime.RawSchema` or its
+        JSON form, one column per feature) says which features are categorical and their
+        categories; it is checked and kept as JSON.
     """
 
     kind = "local"
@@ -152,6 +191,20 @@ class LocalExplanation:
         self._task: ModelTask = model_task
         self._is_raw = bool(is_raw)
         self.metadata: dict[str, Any] = json_native(dict(metadata or {}))
+        if self.metadata.get("raw_schema") is not None:
+            from .runtime import RawSchema  # here: the runtime imports this module
+
+            if isinstance(self.metadata["raw_schema"], RawSchema):
+                self.metadata["raw_schema"] = self.metadata["raw_schema"].to_json()
+            try:
+                schema = RawSchema.from_json(self.metadata["raw_schema"])
+            except ValueError as exc:
+                raise InputError(f"metadata raw_schema: {exc}") from exc
+            if schema.names != self._features:
+                raise InputError(
+                    f"metadata raw_schema names the columns {schema.names[:10]}, the "
+                    f"explanation's features are {self._features[:10]}"
+                )
         self._id = id or str(uuid.uuid4())
 
     def _check_local(self, values: Any) -> np.ndarray:
@@ -170,7 +223,13 @@ class LocalExplanation:
         return array
 
     def _eval(self, data: Any, predicted: Any, proba: Any) -> None:
-        self._eval_data = None if data is None else np.asarray(data, dtype=np.float64)
+        self._eval_data: np.ndarray | None = None
+        self._eval_mixed: list[list[Any]] | None = None
+        if data is not None:
+            try:
+                self._eval_data = np.asarray(data, dtype=np.float64)
+            except (TypeError, ValueError):  # strings (categories) among the values
+                self._eval_mixed = _mixed_rows(data, len(self._features))
         self._eval_predicted = None if predicted is None else json_native(np.asarray(predicted))
         self._eval_proba = None if proba is None else np.asarray(proba, dtype=np.float64)
 
@@ -221,9 +280,23 @@ class LocalExplanation:
         return not self._is_raw
 
     @property
-    def eval_data(self) -> list[list[float | None]] | None:
-        """The explained rows; a missing value (NaN) is ``None`` (JSON ``null``)."""
+    def eval_data(self) -> list[list[Any]] | None:
+        """The explained rows as JSON-native values: numbers, and for raw rows with
+        categories also strings and booleans; a missing value (NaN, ``None``) is ``None``
+        (JSON ``null``)."""
+        if self._eval_mixed is not None:
+            return [list(row) for row in self._eval_mixed]
         return None if self._eval_data is None else _with_nulls(self._eval_data)
+
+    @property
+    def raw_schema(self) -> RawSchema | None:
+        """The raw columns' schema (kinds, categories) from ``metadata["raw_schema"]``,
+        when the explanation carries it: which features are categorical and their known
+        categories (the dashboard offers them)."""
+        from .runtime import RawSchema
+
+        data = self.metadata.get("raw_schema")
+        return None if data is None else RawSchema.from_json(data)
 
     @property
     def eval_y_predicted(self) -> list[Any] | None:

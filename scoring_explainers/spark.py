@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import ArtifactError, InputError
-from .runtime import FLOAT32_MAX, ScoringExplainer
+from .runtime import Column, RawSchema, ScoringExplainer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -123,7 +123,7 @@ class _Plan:
     distributed: bool
     digest: str  # SHA-256 of manifest.json: the artifact's identity
     columns: tuple[str, ...]  # the DataFrame columns holding the features, in model order
-    string_columns: tuple[bool, ...]  # which of them are strings (parsed per value)
+    readers: tuple[str, ...]  # how each is read (see _reader)
     task: str
     n_outputs: int
     prediction_type: str  # "string", "long", "double" or "boolean"
@@ -162,10 +162,53 @@ def _spark_type(name: str) -> DataType:
     }[name]
 
 
-def _feature_columns(df: DataFrame, features: Sequence[str]) -> tuple[bool, ...]:
-    """Check that every feature column exists once with a usable type; flag string columns."""
+#: How the executors read a feature column of each (schema column, Spark type) pair.
+_READ_NUMBER = "number"  # any numeric (or boolean) type, cast to float64; null is NaN
+_READ_NUMERIC_TEXT = "numeric-text"  # strings holding numbers, parsed per value
+_READ_VALUES = "values"  # the values as they are (strings, integers, booleans)
+_READ_INTEGER_TEXT = "integer-text"  # strings holding integer categories, parsed per value
+_READ_AS_TEXT = "as-text"  # an integral column of string categories: its decimal text
+
+
+def _reader(column: Column, dtype: DataType) -> str | None:
+    """How to read a Spark column of type ``dtype`` for the schema column ``column``, or
+    ``None`` when that type cannot hold its values."""
     from pyspark.sql import types as T
 
+    string = isinstance(dtype, T.StringType)
+    boolean = isinstance(dtype, T.BooleanType)
+    numeric = isinstance(dtype, T.NumericType)
+    integral = isinstance(dtype, T.IntegralType)
+    if column.type == "boolean":
+        return _READ_VALUES if boolean else None
+    if column.kind == "numeric" or column.type == "number":
+        if numeric or (boolean and column.kind == "numeric"):
+            return _READ_NUMBER
+        return _READ_NUMERIC_TEXT if string else None
+    if column.type == "string":
+        return _READ_VALUES if string else _READ_AS_TEXT if integral else None
+    # integer categories
+    if integral:
+        return _READ_VALUES
+    if numeric:
+        return _READ_NUMBER  # integral floats are the categories, others unknown values
+    return _READ_INTEGER_TEXT if string else None
+
+
+def _accepted(column: Column) -> str:
+    if column.type == "boolean":
+        return "boolean"
+    if column.kind == "numeric" or column.type == "number":
+        return "numeric, boolean, or strings holding numbers"
+    if column.type == "string":
+        return "strings (or integers, read as their decimal text)"
+    return "integers, or strings holding integers"
+
+
+def _feature_columns(df: DataFrame, features: Sequence[str], schema: RawSchema) -> tuple[str, ...]:
+    """Check that every feature column exists once with a type its schema column takes
+    (string columns exactly for categories or numbers written as text); say how to read
+    each."""
     fields: dict[str, list[StructField]] = {}
     for field in df.schema.fields:
         fields.setdefault(field.name, []).append(field)
@@ -177,21 +220,24 @@ def _feature_columns(df: DataFrame, features: Sequence[str]) -> tuple[bool, ...]
             f"missing columns {missing[:10]} (the model takes {len(features)} features)"
             + (f"; names are case-sensitive: {', '.join(hints[:5])}" if hints else "")
         )
-    strings = []
-    for name in features:
+    readers = []
+    for name, column in zip(features, schema.columns, strict=True):
         if len(fields[name]) > 1:
             raise InputError(f"column {name!r} appears {len(fields[name])} times")
         dtype = fields[name][0].dataType
-        if isinstance(dtype, T.StringType):
-            strings.append(True)
-        elif isinstance(dtype, T.NumericType | T.BooleanType):
-            strings.append(False)
-        else:
-            raise InputError(
-                f"column {name!r} has type {dtype.simpleString()}: feature columns must be "
-                "numeric, boolean, or strings holding numbers"
+        reader = _reader(column, dtype)
+        if reader is None:
+            what = (
+                "a number"
+                if column.kind == "numeric" and column.type == "number"
+                else f"a {column.kind} {column.type}"
             )
-    return tuple(strings)
+            raise InputError(
+                f"column {name!r} has type {dtype.simpleString()}: the model's feature "
+                f"{column.name!r} is {what}; its column must hold {_accepted(column)}"
+            )
+        readers.append(reader)
+    return tuple(readers)
 
 
 def _output_fields(explainer: ScoringExplainer, plan_top_k: int | None) -> list[StructField]:
@@ -259,8 +305,13 @@ def explain_dataframe(
     Parameters
     ----------
     df : pyspark.sql.DataFrame
-        Rows to explain. Feature columns may be numeric, boolean, or strings holding numbers
-        (parsed per value, e.g. a CSV read without a schema); every column is kept.
+        Rows to explain; every column is kept. Each feature column's type must fit the
+        artifact's raw schema (:attr:`ScoringExplainer.schema`): a number column is
+        numeric, boolean, or strings holding numbers (parsed per value, e.g. a CSV read
+        without a schema); a string-category column is strings (an integral column, as a
+        CSV read with ``inferSchema`` gives for ``"1"``, ``"2"``..., is read as its decimal
+        text); an integer-category column is integral, floating (integral values) or
+        strings holding integers; a boolean column is boolean. A null is a missing value.
     artifact : path
         An artifact directory (:func:`scoring_explainers.scoring.save`). Without
         ``distribute`` it must be readable at this path by every executor (local mode, a
@@ -293,9 +344,13 @@ def explain_dataframe(
           class label, the expected value and the output space;
         - ``top_k_features`` (``array<string>``) and ``top_k_values`` (``array<double>``)
           when ``top_k`` is given;
-        - ``error``: null for a scored row; for a row that cannot be scored (a null or NaN
-          value the model does not handle, a non-numeric string, an infinite or too large
-          value) the reason, with every result column of that row null.
+        - ``error``: null for a scored row; for a row that cannot be scored the reason
+          (its first bad value, checked by the schema exactly as ``score`` checks it: a
+          missing value the preprocessing does not fill and the model does not handle, an
+          unknown category of a column whose fitted encoder raises for it, text in a number
+          column, an infinite or too large value), e.g. ``column 'embarked': unknown
+          category 'Z'; ...``, with every result column of that row null. Unknown
+          categories of other columns are scored as the fitted encoder treats them.
 
     Raises
     ------
@@ -318,7 +373,7 @@ def explain_dataframe(
         raise InputError(
             f"features names {len(columns)} columns, the model takes {explainer.n_features}"
         )
-    strings = _feature_columns(df, columns)
+    readers = _feature_columns(df, columns, explainer.schema)
     new_fields = _output_fields(explainer, top_k)
     taken = {name.lower() for name in df.columns}
     clash = [f.name for f in new_fields if f.name.lower() in taken]
@@ -338,7 +393,7 @@ def explain_dataframe(
         distributed=distribute,
         digest=digest,
         columns=tuple(columns),
-        string_columns=strings,
+        readers=readers,
         task=explainer.task,
         n_outputs=len(explainer.expected_values),
         prediction_type=_prediction_type(explainer.classes),
@@ -499,63 +554,79 @@ def _explain_batches(batches: Iterator[pa.RecordBatch], plan: _Plan) -> Iterator
             yield _explain_batch(explainer, part, plan)
 
 
-def _parse_strings(
-    values: list[Any], matrix_column: np.ndarray, bad: list[str | None], name: str
-) -> None:
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        try:
-            matrix_column[i] = float(value)
-        except ValueError:
-            if bad[i] is None:
-                text = value if len(value) <= 40 else value[:37] + "..."
-                bad[i] = f"non-numeric value {text!r} in feature {name!r}"
+def _number_or_text(value: Any) -> Any:
+    """A number written as text, as a float; text that is no number stays text (the schema
+    then says what is wrong with it)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
-def _feature_matrix(
-    batch: pa.RecordBatch, plan: _Plan, allow_missing: bool
-) -> tuple[np.ndarray, list[str | None]]:
-    """Rows as float64 in model order, and the reason each bad row cannot be scored."""
+def _integer_or_text(value: Any) -> Any:
+    """An integer category written as text, as an int (``"3.0"`` as 3.0); else the text."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _column_values(column: pa.Array | pa.ChunkedArray, reader: str) -> np.ndarray:
+    """One feature column as a float64 array (numbers) or an object array (values)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n, m = batch.num_rows, len(plan.columns)
-    matrix = np.full((n, m), np.nan)
-    nulls = np.zeros((n, m), dtype=bool)
+    if reader == _READ_NUMBER:
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    if reader == _READ_AS_TEXT:
+        column = pc.cast(column, pa.string())
+    if reader in (_READ_NUMERIC_TEXT, _READ_INTEGER_TEXT):
+        parse = _number_or_text if reader == _READ_NUMERIC_TEXT else _integer_or_text
+        out = np.empty(len(column), dtype=object)
+        out[:] = [parse(v) for v in column.to_pylist()]
+        return out
+    values = column.to_numpy(zero_copy_only=False)
+    if values.dtype.kind not in "biufO":
+        values = values.astype(object)
+    return values
+
+
+def _feature_matrix(
+    batch: pa.RecordBatch, plan: _Plan, schema: RawSchema
+) -> tuple[np.ndarray, list[str | None]]:
+    """The batch's rows encoded by the artifact's schema (n_rows, n_features), and the
+    reason each bad row cannot be scored (``None`` for a good row).
+
+    Every value is checked once, by :meth:`RawSchema.encode` (as in-process ``score`` and
+    the service check it): missing values where the column takes none, unknown categories
+    of a column whose encoder raises for them, text in a number column, infinite values
+    and values beyond float32.
+    """
+    n = batch.num_rows
+    columns = [
+        _column_values(batch.column(batch.schema.get_field_index(name)), reader)
+        for name, reader in zip(plan.columns, plan.readers, strict=True)
+    ]
+    if all(values.dtype == np.float64 for values in columns):
+        matrix = np.column_stack(columns) if columns else np.zeros((n, 0))
+    else:
+        matrix = np.empty((n, len(columns)), dtype=object)
+        for j, values in enumerate(columns):
+            matrix[:, j] = values
+    codes, problems = schema.encode(matrix, errors="collect")
     errors: list[str | None] = [None] * n
-    for j, (name, is_string) in enumerate(zip(plan.columns, plan.string_columns, strict=True)):
-        column = batch.column(batch.schema.get_field_index(name))
-        nulls[:, j] = column.is_null().to_numpy(zero_copy_only=False)
-        if is_string:
-            _parse_strings(column.to_pylist(), matrix[:, j], errors, name)
-        else:
-            matrix[:, j] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-    checks = [(np.isinf(matrix), "infinite value in feature {name!r}")]
-    if not allow_missing:
-        checks.insert(
-            0,
-            (
-                np.isnan(matrix) & ~nulls,
-                "missing value (NaN) in feature {name!r}; this model does not handle "
-                "missing values",
-            ),
-        )
-        checks.insert(
-            0, (nulls, "null value in feature {name!r}; this model does not handle missing values")
-        )
-    with np.errstate(invalid="ignore"):
-        checks.append(
-            (
-                np.abs(matrix) > FLOAT32_MAX,
-                "value beyond the float32 range the model computes in, in feature {name!r}",
-            )
-        )
-    for mask, message in checks:
-        for i in np.flatnonzero(mask.any(axis=1)).tolist():
-            if errors[i] is None:
-                errors[i] = message.format(name=plan.columns[int(np.argmax(mask[i]))])
-    return matrix, errors
+    for row, text in problems:
+        prefix = f"row {row}, "  # the row is the one this error column belongs to
+        errors[row] = text[len(prefix) :] if text.startswith(prefix) else text
+    return codes, errors
 
 
 @dataclass
@@ -573,7 +644,7 @@ class _Scored:
 def _score(
     explainer: ScoringExplainer, matrix: np.ndarray, rows: np.ndarray, plan: _Plan
 ) -> _Scored:
-    result = explainer.score(matrix)
+    result = explainer.score_codes(matrix)
     values = result.local_importance_values
     names, top = (None, None) if plan.top_k is None else result.top_features(plan.top_k)
     return _Scored(
@@ -635,10 +706,11 @@ def _explain_batch(
     import pyarrow as pa
 
     n = batch.num_rows
-    # with a preprocessor, missing raw values may be filled by it: the scoring decides
-    lenient = explainer.allow_missing or explainer.preprocessor is not None
-    matrix, errors = _feature_matrix(batch, plan, lenient)
-    scored = _score_rows(explainer, matrix, errors, plan)
+    if n:
+        matrix, errors = _feature_matrix(batch, plan, explainer.schema)
+        scored = _score_rows(explainer, matrix, errors, plan)
+    else:
+        errors, scored = [], []
     rows = np.concatenate([s.rows for s in scored]) if scored else np.zeros(0, dtype=np.int64)
     m, k = len(plan.columns), plan.n_outputs
     predictions: list[Any] = [None] * n

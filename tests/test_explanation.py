@@ -170,3 +170,96 @@ def test_missing_values_in_the_data_round_trip_as_null(local_values):
     back = LocalExplanation.from_json(text)
     np.testing.assert_array_equal(np.array(back.eval_data, dtype=float), data)
     assert back == explanation
+
+
+RAW_SCHEMA = [
+    {"name": "age", "kind": "numeric", "type": "number", "missing": True},
+    {
+        "name": "sex",
+        "kind": "categorical",
+        "type": "string",
+        "missing": True,
+        "categories": ["female", "male"],
+        "unknown": "code",
+    },
+    {
+        "name": "pclass",
+        "kind": "categorical",
+        "type": "integer",
+        "missing": False,
+        "categories": [1, 2, 3],
+        "unknown": "error",
+    },
+    {"name": "member", "kind": "numeric", "type": "boolean", "missing": False},
+]
+
+
+def mixed(eval_data, **extra) -> LocalExplanation:
+    rng = np.random.default_rng(1)
+    return LocalExplanation(
+        local_importance_values=rng.normal(size=(2, 3, 4)),
+        features=["age", "sex", "pclass", "member"],
+        classes=[0, 1],
+        expected_values=[0.4, 0.6],
+        method="shap.kernel",
+        model_task="classification",
+        is_raw=True,
+        eval_data=eval_data,
+        eval_y_predicted=[0, 1, 1],
+        **extra,
+    )
+
+
+def test_raw_rows_with_strings_and_missing_values_round_trip_through_json(tmp_path):
+    import pandas as pd
+
+    from scoring_explainers.runtime import RawSchema
+
+    frame = pd.DataFrame(
+        {
+            "age": [22.5, np.nan, 40.0],
+            "sex": pd.Series(["male", None, "female"], dtype="str"),  # pandas: None is NaN
+            "pclass": np.array([3, 1, 2], dtype=np.int64),
+            "member": [True, False, True],
+        }
+    )
+    want = [[22.5, "male", 3, True], [None, None, 1, False], [40.0, "female", 2, True]]
+    schema = RawSchema.from_json(RAW_SCHEMA)
+    explanation = mixed(frame, metadata={"raw_schema": schema})
+    assert explanation.eval_data == want
+    assert [type(v) for v in explanation.eval_data[0]] == [float, str, int, bool]
+    assert explanation.metadata["raw_schema"] == RAW_SCHEMA  # kept as JSON
+    assert explanation.raw_schema == schema
+
+    text = explanation.to_json()
+    assert json.loads(text)["eval_data"] == want
+    back = LocalExplanation.from_json(text)
+    assert back == explanation and back.eval_data == want and back.raw_schema == schema
+    loaded = load_explanation(save_explanation(explanation, tmp_path / "e.json"))
+    assert loaded == explanation and loaded.eval_data == want
+
+    # the same rows as an object array, and as lists with a NaN: the same values
+    objects = np.array([[22.5, "male", 3, True], [np.nan, None, 1, False]], dtype=object)
+    assert mixed_rows(objects) == want[:2]
+
+
+def mixed_rows(rows):
+    return LocalExplanation(
+        local_importance_values=np.zeros((len(rows), 4)),
+        features=["age", "sex", "pclass", "member"],
+        method="shap.kernel",
+        model_task="regression",
+        eval_data=rows,
+    ).eval_data
+
+
+def test_numeric_eval_data_is_unchanged_and_bad_raw_rows_are_refused():
+    assert mixed_rows([[1, None, 2.5, 3]]) == [[1.0, None, 2.5, 3.0]]  # floats, as before
+    with pytest.raises(InputError, match=r"eval_data must be \(n_rows, 4\) rows of values"):
+        mixed_rows([["a", 1, 2]])
+    with pytest.raises(InputError, match="eval_data holds a dict value"):
+        mixed_rows([["a", 1, 2, {"x": 1}]])
+    with pytest.raises(InputError, match="metadata raw_schema names the columns"):
+        mixed([[1.0, "male", 3, True]] * 3, metadata={"raw_schema": RAW_SCHEMA[::-1]})
+    with pytest.raises(InputError, match="metadata raw_schema: raw_schema must be a non-empty"):
+        mixed([[1.0, "male", 3, True]] * 3, metadata={"raw_schema": {"age": "number"}})

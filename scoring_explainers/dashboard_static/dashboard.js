@@ -12,6 +12,7 @@
     runs: [], records: [], run: null, record: null, exp: null, trueYs: null,
     classIndex: 0, k: 10, selected: null, whatIf: null, features: [], rows: 0,
     local: null, data: null, colour: null, colourLabel: "", global: null,
+    schema: [], // per feature: null (numeric) or {categories, missing} (categorical)
   };
   const marks = {}; // view -> {xs, ys, rows}: screen positions of drawn points (hit tests)
   const timings = {};
@@ -51,7 +52,7 @@
 
   function extent(values) {
     let lo = Infinity, hi = -Infinity;
-    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    for (const v of values) { if (v === null) continue; if (v < lo) lo = v; if (v > hi) hi = v; }
     if (!isFinite(lo)) return [0, 1];
     if (lo === hi) return [lo - 0.5, hi + 0.5];
     const pad = (hi - lo) * 0.04;
@@ -79,6 +80,7 @@
     const local = exp.local_importance_values;
     state.local = local ? (classification ? local[state.classIndex] : local) : null;
     state.data = exp.eval_data;
+    state.schema = featureSchema(exp);
     state.rows = state.local ? state.local.length : state.data ? state.data.length : 0;
     state.global = globalValues(exp);
     const proba = exp.eval_y_predicted_proba;
@@ -97,6 +99,58 @@
       state.colour = null;
       state.colourLabel = "";
     }
+  }
+
+  // -- categorical features ------------------------------------------------------------------
+  // From the explanation's raw schema (metadata.raw_schema) when it has one; else a feature
+  // whose values include strings or booleans is categorical, its categories the values seen.
+  function featureSchema(exp) {
+    const raw = exp.metadata && Array.isArray(exp.metadata.raw_schema) ? exp.metadata.raw_schema : null;
+    return exp.features.map((name, f) => {
+      const column = raw ? raw.find((c) => c.name === name) : null;
+      if (column) {
+        return column.kind === "categorical"
+          ? { categories: column.categories.slice(), missing: !!column.missing } : null;
+      }
+      if (!exp.eval_data) return null;
+      const seen = new Set();
+      let text = false, missing = false;
+      for (const row of exp.eval_data) {
+        const v = row[f];
+        if (v === null) { missing = true; continue; }
+        if (typeof v === "string" || typeof v === "boolean") text = true;
+        seen.add(v);
+      }
+      if (!text) return null;
+      const categories = [...seen].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+      return { categories, missing };
+    });
+  }
+
+  const MISSING_BAND = "(missing)", OTHER_BAND = "(other)";
+
+  // The bands of a categorical feature over the explained rows: its categories, then
+  // "(missing)" and "(other)" (an unknown value) when a row has one; and each row's band.
+  function bandsOf(f) {
+    const categories = state.schema[f].categories;
+    const raw = state.data.map((r) => {
+      const v = r[f];
+      if (v === null) return -1;
+      const i = categories.indexOf(v);
+      return i < 0 ? -2 : i;
+    });
+    const labels = categories.map(String);
+    const missing = raw.includes(-1) ? labels.push(MISSING_BAND) - 1 : -1;
+    const other = raw.includes(-2) ? labels.push(OTHER_BAND) - 1 : -1;
+    return { labels, index: raw.map((i) => (i === -1 ? missing : i === -2 ? other : i)) };
+  }
+
+  // A point's offset within its band: deterministic, spread over 60% of the band.
+  function jitter(i) { return (((i * 2654435761) % 1000) / 1000 - 0.5) * 0.6; }
+
+  // A feature's values as numbers: its value, or for a categorical feature its band.
+  function featureNumbers(f) {
+    return state.schema[f] ? bandsOf(f).index : state.data.map((r) => r[f]);
   }
 
   function globalValues(exp) {
@@ -155,8 +209,8 @@
   }
 
   function minMax(values) { // no spread: Math.min(...a) overflows the stack on large arrays
-    let lo = Infinity, hi = -Infinity;
-    for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    let lo = Infinity, hi = -Infinity; // a missing value (null) is no bound
+    for (const v of values) { if (v === null) continue; if (v < lo) lo = v; if (v > hi) hi = v; }
     return [lo, hi];
   }
 
@@ -188,16 +242,27 @@
   }
 
   // Points on a canvas, one colour bucket at a time; positions kept for clicks.
-  function scatter(view, canvas, xs, ys, colours, labels) {
+  // ``bands``: [x labels, y labels], each null for a numeric axis; a banded axis has one
+  // band per label and its values are band indices (points jittered within the band).
+  function scatter(view, canvas, xs, ys, colours, labels, bands) {
     const ctx = canvas.getContext("2d");
     const width = canvas.width, height = canvas.height;
     ctx.clearRect(0, 0, width, height);
     delete canvas.dataset.message;
-    const sx = scale(extent(xs), [PAD.left, width - PAD.right]);
-    const sy = scale(extent(ys), [height - PAD.bottom, PAD.top]);
-    axes(ctx, width, height, extent(xs), extent(ys), labels);
+    const [xBands, yBands] = bands || [null, null];
+    const xd = xBands ? [-0.5, xBands.length - 0.5] : extent(xs);
+    const yd = yBands ? [-0.5, yBands.length - 0.5] : extent(ys);
+    const sx = scale(xd, [PAD.left, width - PAD.right]);
+    const sy = scale(yd, [height - PAD.bottom, PAD.top]);
+    drawBands(ctx, width, height, xBands, sx, yBands, sy);
+    axes(ctx, width, height, xd, yd, labels, xBands, yBands);
+    canvas.dataset.xBands = xBands ? JSON.stringify(xBands) : "";
+    canvas.dataset.yBands = yBands ? JSON.stringify(yBands) : "";
     const n = xs.length, px = new Float32Array(n), py = new Float32Array(n);
-    for (let i = 0; i < n; i++) { px[i] = sx(xs[i]); py[i] = sy(ys[i]); }
+    for (let i = 0; i < n; i++) {
+      px[i] = sx(xBands ? xs[i] + jitter(i) : xs[i]);
+      py[i] = sy(yBands ? ys[i] + jitter(i + 7) : ys[i]);
+    }
     drawBuckets(ctx, px, py, colours, 3);
     marks[view] = { xs: px, ys: py, canvas };
     canvas.dataset.marks = String(n);
@@ -221,7 +286,24 @@
     ctx.globalAlpha = 1;
   }
 
-  function axes(ctx, width, height, xd, yd, labels) {
+  // Alternate shading behind the bands of a categorical axis.
+  function drawBands(ctx, width, height, xBands, sx, yBands, sy) {
+    ctx.fillStyle = "#f1f1f4";
+    if (xBands) {
+      xBands.forEach((_, i) => {
+        if (i % 2) ctx.fillRect(sx(i - 0.5), PAD.top, sx(i + 0.5) - sx(i - 0.5), height - PAD.bottom - PAD.top);
+      });
+    }
+    if (yBands) {
+      yBands.forEach((_, i) => {
+        if (i % 2) ctx.fillRect(PAD.left, sy(i + 0.5), width - PAD.right - PAD.left, sy(i - 0.5) - sy(i + 0.5));
+      });
+    }
+  }
+
+  function short(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
+
+  function axes(ctx, width, height, xd, yd, labels, xBands, yBands) {
     ctx.strokeStyle = "#999";
     ctx.beginPath();
     ctx.moveTo(PAD.left, PAD.top);
@@ -230,11 +312,25 @@
     ctx.stroke();
     ctx.fillStyle = "#333";
     ctx.font = "11px sans-serif";
-    ctx.fillText(fmt(xd[0]), PAD.left, height - 10);
-    ctx.fillText(fmt(xd[1]), width - PAD.right - 50, height - 10);
-    ctx.fillText(labels[0], width / 2 - 40, height - 10);
-    ctx.fillText(fmt(yd[1]), 2, PAD.top + 8);
-    ctx.fillText(fmt(yd[0]), 2, height - PAD.bottom);
+    if (xBands) { // a label under each band, the axis name above the plot
+      const sx = scale(xd, [PAD.left, width - PAD.right]);
+      const room = Math.max(3, Math.floor((width - PAD.left - PAD.right) / xBands.length / 6));
+      ctx.textAlign = "center";
+      xBands.forEach((b, i) => ctx.fillText(short(b, room), sx(i), height - PAD.bottom + 12));
+      ctx.textAlign = "start";
+      ctx.fillText(labels[0], width / 2 - 40, height - 2);
+    } else {
+      ctx.fillText(fmt(xd[0]), PAD.left, height - 10);
+      ctx.fillText(fmt(xd[1]), width - PAD.right - 50, height - 10);
+      ctx.fillText(labels[0], width / 2 - 40, height - 10);
+    }
+    if (yBands) {
+      const sy = scale(yd, [height - PAD.bottom, PAD.top]);
+      yBands.forEach((b, i) => ctx.fillText(short(b, 7), 2, sy(i) + 4));
+    } else {
+      ctx.fillText(fmt(yd[1]), 2, PAD.top + 8);
+      ctx.fillText(fmt(yd[0]), 2, height - PAD.bottom);
+    }
     ctx.save();
     ctx.translate(12, height / 2 + 30);
     ctx.rotate(-Math.PI / 2);
@@ -275,8 +371,13 @@
       const names = [...new Set(labels.map(String))];
       return labels.map((v) => names.indexOf(String(v)));
     }
+    return featureNumbers(+key.slice(1));
+  }
+
+  function axisBands(key) { // the band labels of a categorical feature's axis, or null
+    if (!key.startsWith("f")) return null;
     const f = +key.slice(1);
-    return state.data.map((r) => r[f]);
+    return state.schema[f] ? bandsOf(f).labels : null;
   }
 
   function fillSelect(select, options, value) {
@@ -296,7 +397,8 @@
     // that any row can be clicked for its local importance.
     const x = $("data-x").value, y = $("data-y").value;
     const label = (k) => $("data-x").querySelector(`option[value="${k}"]`).textContent;
-    scatter("data", canvas, axisValues(x), axisValues(y), colourValues(), [label(x), label(y)]);
+    scatter("data", canvas, axisValues(x), axisValues(y), colourValues(), [label(x), label(y)],
+      [axisBands(x), axisBands(y)]);
     const notes = [];
     if (!state.data) notes.push(NO_DATA);
     if (state.colour) notes.push("colour: " + state.colourLabel);
@@ -315,8 +417,10 @@
     if (!state.local) return canvasMessage("explore", canvas, NO_LOCAL);
     if (!state.data) return canvasMessage("explore", canvas, NO_DATA);
     const f = +$("explore-feature").value;
-    scatter("explore", canvas, state.data.map((r) => r[f]), state.local.map((r) => r[f]),
-      colourValues(), [state.features[f] + " value", "importance"]);
+    const bands = state.schema[f] ? bandsOf(f) : null; // categories: one band each
+    scatter("explore", canvas, bands ? bands.index : state.data.map((r) => r[f]),
+      state.local.map((r) => r[f]), colourValues(),
+      [state.features[f] + (bands ? "" : " value"), "importance"], [bands && bands.labels, null]);
   }
 
   function drawSummary() {
@@ -340,7 +444,7 @@
     order.forEach((f, j) => {
       ctx.fillStyle = "#333";
       ctx.fillText(state.features[f].slice(0, 22), 2, j * band + band / 2 + 4);
-      const values = state.data ? state.data.map((r) => r[f]) : null;
+      const values = state.data ? featureNumbers(f) : null;
       const [vlo, vhi] = values ? extent(values) : [0, 1];
       const px = new Float32Array(state.rows), py = new Float32Array(state.rows);
       const colours = values ? new Array(state.rows) : null;
@@ -400,6 +504,11 @@
     state.features.forEach((name, f) => {
       const label = document.createElement("label");
       label.textContent = name;
+      if (state.schema[f]) {
+        label.appendChild(categorySelect(name, f));
+        box.appendChild(label);
+        return;
+      }
       const input = document.createElement("input");
       input.type = "number";
       input.step = "any";
@@ -415,6 +524,28 @@
       label.appendChild(input);
       box.appendChild(label);
     });
+  }
+
+  // A categorical feature's what-if input: its known categories, "(missing)" when the
+  // feature takes missing values, and the row's own value when it is none of those.
+  function categorySelect(name, f) {
+    const cat = state.schema[f];
+    const options = cat.categories.map((c) => [c, String(c)]);
+    if (cat.missing) options.push([null, MISSING_BAND]);
+    const current = state.whatIf[f];
+    if (!options.some(([v]) => v === current)) {
+      options.push([current, current === null ? MISSING_BAND : String(current) + " " + OTHER_BAND]);
+    }
+    const select = document.createElement("select");
+    select.dataset.feature = name;
+    options.forEach(([, text], i) => select.add(new Option(text, String(i))));
+    select.value = String(options.findIndex(([v]) => v === current));
+    select.addEventListener("change", () => {
+      state.whatIf[f] = options[+select.value][0];
+      scoreWhatIf();
+      drawIce();
+    });
+    return select;
   }
 
   function record(row) {
@@ -464,9 +595,16 @@
     const svg = $("ice-svg");
     if (!state.whatIf) return message(svg, "Select a point (needs evaluation data).");
     const f = +$("ice-feature").value;
+    const cat = state.schema[f]; // categorical: one row per category
     const steps = Math.max(2, Math.min(200, +$("ice-steps").value || 20));
-    const [lo, hi] = minMax(state.data.map((r) => r[f]));
-    const grid = Array.from({ length: steps }, (_, i) => lo + ((hi - lo) * i) / (steps - 1));
+    $("ice-steps").disabled = !!cat;
+    let grid;
+    if (cat) {
+      grid = cat.categories.slice();
+    } else {
+      const [lo, hi] = minMax(state.data.map((r) => r[f]));
+      grid = Array.from({ length: steps }, (_, i) => lo + ((hi - lo) * i) / (steps - 1));
+    }
     const rows = grid.map((v) => { const r = state.whatIf.slice(); r[f] = v; return record(r); });
     const call = ++iceCall;
     try {
@@ -474,7 +612,9 @@
       if (call !== iceCall) return;
       const ys = result.probabilities ? result.probabilities.map((p) => p[state.classIndex])
         : result.predictions.map(Number);
-      iceLine(svg, grid, ys, state.features[f], result.probabilities ? "P(" + result.classes[state.classIndex] + ")" : "prediction");
+      const yLabel = result.probabilities ? "P(" + result.classes[state.classIndex] + ")" : "prediction";
+      if (cat) iceBands(svg, grid.map(String), ys, state.features[f], yLabel);
+      else iceLine(svg, grid, ys, state.features[f], yLabel);
     } catch (err) {
       if (call !== iceCall) return;
       message(svg, "ICE: " + err.message);
@@ -494,6 +634,29 @@
     const [yLo, yHi] = minMax(ys);
     svgEl("text", { x: 2, y: PAD.top - 2 }, svg, yLabel + " " + fmt(yLo) + " – " + fmt(yHi));
     svg.dataset.marks = String(xs.length);
+    delete svg.dataset.bands;
+  }
+
+  // ICE over a categorical feature: one point per category, on a band scale.
+  function iceBands(svg, labels, ys, xLabel, yLabel) {
+    clear(svg);
+    const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
+    const x = scale([-0.5, labels.length - 0.5], [PAD.left, width - PAD.right]);
+    const y = scale(extent(ys), [height - PAD.bottom, PAD.top]);
+    svgEl("path", { d: `M${PAD.left},${PAD.top}V${height - PAD.bottom}H${width - PAD.right}`, class: "axis", fill: "none" }, svg);
+    const room = Math.max(3, Math.floor((width - PAD.left - PAD.right) / labels.length / 6));
+    labels.forEach((label, i) => {
+      svgEl("line", { x1: x(i), x2: x(i), y1: y(ys[i]), y2: height - PAD.bottom, class: "ice-stem" }, svg);
+      svgEl("circle", { class: "ice-point", cx: x(i), cy: y(ys[i]), r: 4,
+        "data-x": label, "data-y": String(ys[i]) }, svg);
+      const text = svgEl("text", { x: x(i), y: height - PAD.bottom + 12, "text-anchor": "middle", class: "band" }, svg, short(label, room));
+      svgEl("title", {}, text, label);
+    });
+    svgEl("text", { x: width / 2 - 40, y: height - 2 }, svg, xLabel);
+    const [yLo, yHi] = minMax(ys);
+    svgEl("text", { x: 2, y: PAD.top - 2 }, svg, yLabel + " " + fmt(yLo) + " – " + fmt(yHi));
+    svg.dataset.marks = String(labels.length);
+    svg.dataset.bands = JSON.stringify(labels);
   }
 
   // -- clicks on point clouds -----------------------------------------------------------------------
@@ -619,7 +782,11 @@
   function fail(err) { status(err.message, true); }
   function ready() { document.body.dataset.ready = "true"; }
 
-  window.dashboard = { state, timings, markPosition, select };
+  function markPositions(view) { // canvas x of every drawn point (for tests)
+    return marks[view] ? Array.from(marks[view].xs) : [];
+  }
+
+  window.dashboard = { state, timings, markPosition, markPositions, select };
   wire();
   loadRuns().then(ready).catch(fail);
 })();

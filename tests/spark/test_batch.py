@@ -40,7 +40,7 @@ def test_explains_a_parquet_file(spark_artifacts, small_classification, tmp_path
     assert done.returncode == 0, done.stderr
     out = pd.read_parquet(tmp_path / "out").sort_values("id").reset_index(drop=True)
     assert len(out) == len(X)
-    assert out.loc[7, "error"] == f"infinite value in feature {explainer.features[0]!r}"
+    assert out.loc[7, "error"] == f"column {explainer.features[0]!r}: infinite value inf"
     good = [i for i in range(len(X)) if i != 7]
     expected = explainer.score(X[good])
     kept = out.loc[good].reset_index(drop=True)

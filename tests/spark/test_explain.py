@@ -165,11 +165,17 @@ def test_bad_rows_get_null_results_and_an_error(spark, spark_artifacts, rows):
     explained = explain_dataframe(df, path, top_k=2, batch_rows=5)
     out = collect(explained)
     errors = dict(zip(out["id"], out["error"], strict=True))
-    assert errors[1] == f"non-numeric value 'twelve' in feature {features[3]!r}"
-    assert errors[4].startswith(f"null value in feature {features[3]!r}")
-    assert errors[6].startswith(f"missing value (NaN) in feature {features[0]!r}")
-    assert errors[8] == f"infinite value in feature {features[0]!r}"
-    assert "float32" in errors[10]
+    missing = (
+        "missing value; the preprocessing does not fill it and the model does not handle "
+        "missing values"
+    )
+    assert errors[1] == f"column {features[3]!r}: non-numeric value 'twelve' (expected a number)"
+    assert errors[4] == f"column {features[3]!r}: {missing}"  # null
+    assert errors[6] == f"column {features[0]!r}: {missing}"  # NaN
+    assert errors[8] == f"column {features[0]!r}: infinite value inf"
+    assert errors[10] == (
+        f"column {features[0]!r}: value 1e+300 is beyond the float32 range the model computes in"
+    )
     bad = [1, 4, 6, 8, 10]
     result_columns = [c for c in out.columns if c not in ["id", *features, "error"]]
     assert out.loc[bad, result_columns].isna().all().all()
