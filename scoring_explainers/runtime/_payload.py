@@ -611,37 +611,46 @@ def encode_columns(
     Raises
     ------
     InputError
-        The first bad value by column, naming its row, column and value.
+        The first bad value by row, then column, naming its row, column and value.
     """
     n = len(columns[0]) if columns else 0
     if n == 0:
         raise InputError("empty batch: no rows to score")
-    codes = np.empty((n, len(schema)), dtype=np.float64)
-    strings = 0
-    for j, (column, given) in enumerate(zip(schema.columns, columns, strict=True)):
-        values: Sequence[Any] | np.ndarray = given
+    for column, values in zip(schema.columns, columns, strict=True):
         if len(values) != n:
             raise InputError(f"{where}column {column.name!r} has {len(values)} values, not {n}")
-        if column.kind == "numeric" and column.type == "number":
-            # numbers and nulls only: one conversion (None -> NaN), checked as an array
-            if first_non_number(given) < 0:  # type: ignore[arg-type]
-                try:
-                    values = np.asarray(given, dtype=np.float64)
-                except OverflowError as exc:
-                    raise InputError(
-                        f"{where}column {column.name!r}: a number beyond the float64 range"
-                    ) from exc
-        try:
-            codes[:, j] = schema.column_encoder(j)(values, 0)
-        except OverflowError as exc:  # an integer beyond float64 among other values
-            raise InputError(
-                f"{where}column {column.name!r}: a number beyond the float64 range"
-            ) from exc
-        except InputError as exc:
-            raise InputError(where + _first_problem(schema, columns, str(exc))) from exc
+    try:
+        if n <= _FEW_ROWS:  # cell by cell: less overhead than a column's arrays
+            cells = [
+                [column.code(v, i) for i, v in enumerate(values)]
+                for column, values in zip(schema.columns, columns, strict=True)
+            ]
+            codes = np.array(cells, dtype=np.float64).T
+        else:
+            codes = np.empty((n, len(schema)), dtype=np.float64)
+            for j, (column, given) in enumerate(zip(schema.columns, columns, strict=True)):
+                cells_j: Sequence[Any] | np.ndarray = given
+                if (
+                    column.kind == "numeric"
+                    and column.type == "number"
+                    and first_non_number(given) < 0  # type: ignore[arg-type]
+                ):  # numbers and nulls only: one conversion (None -> NaN), checked at once
+                    cells_j = np.asarray(given, dtype=np.float64)
+                codes[:, j] = schema.column_encoder(j)(cells_j, 0)
+    except OverflowError as exc:  # an integer beyond float64
+        raise InputError(f"{where}a number beyond the float64 range") from exc
+    except InputError as exc:
+        raise InputError(where + _first_problem(schema, columns, str(exc))) from exc
+    strings = 0
+    for column, given in zip(schema.columns, columns, strict=True):
         if column.kind == "categorical" and column.type == "string":
-            strings += int(np.count_nonzero(codes[:, j] != column.missing_code))
+            # every value is a string or a missing one (JSON has no NaN): None
+            strings += n - list(given).count(None)
     return codes, strings
+
+
+#: Rows up to which :func:`encode_columns` encodes cell by cell.
+_FEW_ROWS = 4
 
 
 # -- the size of a body's structure, before it is parsed -------------------------------------
