@@ -14,6 +14,15 @@ to ``/readyz`` 200).
 ``/score`` with the Linear artifact, one row, uvicorn; both servers run side by side and
 the wrk runs alternate between them, round by round; medians are reported.
 
+    python bench/service.py --strings [--rounds 5] [--duration 2]
+
+``--strings`` serves a passenger-like artifact with string, integer and boolean columns
+(``tests/service/raw_artifact.py``) twice, side by side under uvicorn: with its raw schema
+(the client sends strings) and with an all-numeric schema over the same codes (the
+workaround: the client sends the codes). One-row ``/score`` p50 (wrk, one connection),
+the runs alternating between the two servers round by round; medians. Also the parse alone
+(``ScoringRuntime.parse``) of both bodies in process.
+
 Needs wrk (``apt-get install wrk``; ``make bench`` installs it).
 """
 
@@ -247,6 +256,68 @@ def ratio(rounds: int, duration: int, baselines: list[Path] | None = None) -> di
     return {"rounds": runs, "medians": medians}
 
 
+def strings(rounds: int, duration: int) -> dict:
+    """One-row /score p50: a string body against the numeric-codes workaround."""
+    sys.path.insert(0, str(ROOT))
+    from service.runtime import ScoringRuntime
+    from service.settings import Settings
+    from tests.service import raw_artifact
+
+    frame = raw_artifact.rows(1)
+    codes = raw_artifact.SCHEMA.encode(frame)
+    bodies = {
+        "strings": json.dumps({"data": json.loads(frame.to_json(orient="values"))}),
+        "codes": json.dumps({"data": [[None if v != v else v for v in codes[0].tolist()]]}),
+    }
+    print(f"string body: {bodies['strings']}\ncodes body:  {bodies['codes']}")
+    out: dict = {"bodies": bodies}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = dict(zip(("strings", "codes"), raw_artifact.build(Path(tmp)), strict=True))
+        parse_us: dict[str, list[float]] = {k: [] for k in paths}
+        runtimes = {}
+        for name, path in paths.items():
+            runtimes[name] = ScoringRuntime(Settings(artifact=str(path)))
+            runtimes[name].load()
+        for _ in range(rounds):
+            for name, runtime in runtimes.items():
+                body = bodies[name].encode()
+                n = 3000
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    runtime.parse(body)
+                parse_us[name].append((time.perf_counter() - t0) / n * 1e6)
+        out["parse_us"] = {k: statistics.median(v) for k, v in parse_us.items()}
+        print(
+            "in-process parse (decode + encode) of the one-row body, median: "
+            + ", ".join(f"{k} {v:.2f} us" for k, v in out["parse_us"].items())
+        )
+        servers = {name: start("uvicorn", "raw", path) for name, path in paths.items()}
+        try:
+            for name, (_, url, _) in servers.items():
+                response = httpx.post(
+                    url + "/score",
+                    content=bodies[name],
+                    headers={"content-type": "application/json"},
+                )
+                assert response.status_code == 200, response.text
+            p50: dict[str, list[float]] = {k: [] for k in servers}
+            for _ in range(rounds):
+                for name, (_, url, _) in servers.items():
+                    p50[name].append(wrk(url, bodies[name], 1, duration)["p50_ms"] * 1000)
+        finally:
+            for process, _, _ in servers.values():
+                stop(process)
+    out["p50_us"] = {k: statistics.median(v) for k, v in p50.items()}
+    out["p50_us_rounds"] = p50
+    print(
+        f"one-row /score p50 (uvicorn, wrk 1 connection, median of {rounds} interleaved rounds "
+        f"of {duration} s): "
+        + ", ".join(f"{k} {v:.0f} us" for k, v in out["p50_us"].items())
+        + f"; strings - codes {out['p50_us']['strings'] - out['p50_us']['codes']:+.0f} us"
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -257,6 +328,9 @@ def main() -> None:
     parser.add_argument("--ratio", action="store_true", help="bare vs linear 1 row only")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--strings", action="store_true", help="string body vs numeric codes, 1 row"
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         action="append",
@@ -265,6 +339,13 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk (make bench does)")
+    if args.strings:
+        print(f"load average {load_average()}")
+        out = strings(args.rounds, min(args.duration, 2))
+        print(f"load average {load_average()}")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return
     if args.ratio:
         print(f"load average {load_average()}")
         out = ratio(args.rounds, args.duration, args.baseline)

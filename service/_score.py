@@ -10,18 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromQuery
 from litestar.types import Receive
 
-from ._openapi import schema
+from ._openapi import error_docs, schema
 from .lifetime import RequestLifetime, run_in_worker
 from .policy import check_json, check_length, read_body
 from .runtime import ScoringRuntime, encode
-from .schemas import SCORE_REQUEST_SCHEMA, ErrorBody, ScoreResponse
+from .schemas import SCORE_REQUEST_SCHEMA, ErrorBody, RawColumn, ScoreResponse
 from .settings import Settings
 
 __all__ = ["INLINE_PARSE_BYTES", "ScoreController", "score_answer"]
@@ -97,3 +97,14 @@ class ScoreController(Controller):
         body = await read_body(request.receive, settings.max_body_bytes)
         answer = await score_answer(runtime, body, top_k, lifetime, request.receive)
         return Response(answer, media_type=MediaType.JSON)
+
+    @get(
+        "/schema",
+        summary="The raw columns /score takes",
+        responses=error_docs(list[RawColumn], 401, 503),
+    )
+    async def score_schema(self, runtime: NamedDependency[ScoringRuntime]) -> Response[bytes]:
+        """The artifact's raw schema (its manifest's ``raw_schema``): per column its
+        ``name``, ``kind``, ``type``, whether ``missing`` values are accepted and, for a
+        categorical column, its ``categories`` and ``unknown`` policy."""
+        return Response(encode(runtime.explainer.schema.to_json()), media_type=MediaType.JSON)

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 
 from scoring_explainers import InputError
 from scoring_explainers._version import __version__
+from scoring_explainers.runtime import RawSchema
 
 from ._openapi import error_docs, schema
 from ._score import INLINE_PARSE_BYTES
@@ -29,7 +30,7 @@ from .schemas import (
     V2ModelMetadata,
 )
 from .settings import Settings
-from .v2 import InferenceRequest, decode_v2, rows_from_v2, v2_outputs
+from .v2 import InferenceRequest, column_datatype, decode_v2, rows_from_v2, v2_outputs
 
 __all__ = ["V2Controller"]
 
@@ -42,6 +43,28 @@ def _prediction_datatype(classes: list[Any] | None) -> str:
     if isinstance(first, bool):
         return "BOOL"
     return "INT64" if isinstance(first, int) else "BYTES"
+
+
+def _inputs(schema: RawSchema) -> list[dict[str, Any]]:
+    """The model's inputs as the metadata states them: one ``[-1, n_features]`` FP64
+    tensor for a schema of numeric columns only; else one ``[-1]`` input per column with
+    its datatype and, in ``parameters``, its kind, categories, unknown policy and whether
+    null (missing) is accepted."""
+    if schema._all_numbers:
+        return [{"name": "input-0", "datatype": "FP64", "shape": [-1, len(schema)]}]
+    inputs = []
+    for column in schema.columns:
+        described = column.to_json()
+        del described["name"]
+        inputs.append(
+            {
+                "name": column.name,
+                "datatype": column_datatype(column),
+                "shape": [-1],
+                "parameters": described,
+            }
+        )
+    return inputs
 
 
 def _check_model(name: str, settings: Settings) -> None:
@@ -59,7 +82,7 @@ def _parse(
     explainer = runtime.explainer
     check_size(body, explainer.n_features, max_rows)
     request = decode_v2(body)
-    matrix = rows_from_v2(request, explainer.features, max_rows=max_rows)
+    matrix = rows_from_v2(request, explainer.schema, max_rows=max_rows)
     request.inputs = []  # the data's Python objects can go now
     return request, matrix
 
@@ -161,12 +184,11 @@ class V2Controller(Controller):
             "name": settings.name,
             "platform": "scoring-explainers",
             "versions": ["1"],
-            "inputs": [
-                {"name": "input-0", "datatype": "FP64", "shape": [-1, explainer.n_features]}
-            ],
+            "inputs": _inputs(explainer.schema),
             "outputs": outputs,
             "parameters": {
                 "features": explainer.features,
+                "raw_schema": explainer.schema.to_json(),
                 "classes": explainer.classes,
                 "kind": explainer.kind,
                 "output_space": explainer.output_space,

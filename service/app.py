@@ -21,6 +21,7 @@ from litestar.openapi.spec import Components
 
 from scoring_explainers._version import __version__
 
+from ._openapi import describe_artifact
 from ._probes import ProbesController
 from ._score import ScoreController
 from ._v2_api import V2Controller
@@ -123,11 +124,14 @@ def create_app(settings: Settings | None = None, runtime: ScoringRuntime | None 
         lifespan=[_background(settings, runtime, store)],
         exception_handlers={**ERROR_HANDLERS},
         middleware=[api_key.middleware],
-        openapi_config=OpenAPIConfig(
-            title="scoring-explainers",
-            version=__version__,
-            description="Predictions with local feature importances (SHAP values).",
-            components=Components(),
+        openapi_config=describe_artifact(
+            OpenAPIConfig(
+                title="scoring-explainers",
+                version=__version__,
+                description="Predictions with local feature importances (SHAP values).",
+                components=Components(),
+            ),
+            lambda _: runtime.explainer.schema if runtime.ready else None,
         ),
         request_max_body_size=settings.max_body_bytes,
         state=state,

@@ -33,7 +33,7 @@ class NotReady(RuntimeError):
     """The artifact is not loaded (yet)."""
 
 
-def encode(body: dict[str, Any]) -> bytes:
+def encode(body: dict[str, Any] | list[Any]) -> bytes:
     """JSON with numpy arrays serialised natively (no per-element Python floats)."""
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -62,15 +62,15 @@ def _warm_up(explainer: ScoringExplainer) -> float:
 
     A failure here means the artifact cannot score at all: it is a load failure.
     """
-    rows = np.zeros((4, explainer.n_features))
-    explainer.score(rows[:1])
+    rows = explainer.schema.example_codes(4)  # zeros: 0, or a column's first category
+    explainer.score_codes(rows[:1])
     best = float("inf")
     for _ in range(5 if _bounded_cost(explainer) else 1):
         start = time.perf_counter()
-        result = explainer.score(rows)
+        result = explainer.score_codes(rows)
         best = min(best, time.perf_counter() - start)
     if not np.all(np.isfinite(result.local_importance_values)):
-        raise ValueError("the artifact gives non-finite values for a row of zeros")
+        raise ValueError("the artifact gives non-finite values for an example row")
     return best / len(rows)
 
 
@@ -161,9 +161,11 @@ class ScoringRuntime:
         return top_k
 
     def score_matrix(self, matrix: np.ndarray, cancel: CancelToken | None = None) -> ScoreResult:
-        """Score rows; ``cancel`` (a request's lifetime) stops the work at its next chunk."""
+        """Score rows encoded by the artifact's schema (what :meth:`parse` and the V2
+        parser return); ``cancel`` (a request's lifetime) stops the work at its next
+        chunk."""
         timings: dict[str, float] = {}
-        result = self.explainer.score(matrix, timings=timings, cancel=cancel)
+        result = self.explainer.score_codes(matrix, timings=timings, cancel=cancel)
         self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
         return result
 
@@ -174,11 +176,13 @@ class ScoringRuntime:
         return self._inline_seconds_per_row * n_rows < INLINE_SECONDS
 
     def parse(self, raw: bytes | bytearray | str) -> np.ndarray:
-        """A ``/score`` body as a float matrix in feature order. A body larger than any
-        request the artifact can take is refused before it is parsed (``check_size``)."""
+        """A ``/score`` body as the code matrix of the artifact's raw schema, in feature
+        order (numbers as floats, categories as codes; see :func:`parse_rows`). A body
+        larger than any request the artifact can take is refused before it is parsed
+        (``check_size``)."""
         explainer = self.explainer
         check_size(raw, explainer.n_features, self.settings.max_rows)
-        return parse_rows(raw, explainer.features, max_rows=self.settings.max_rows)
+        return parse_rows(raw, explainer.schema, max_rows=self.settings.max_rows)
 
     def respond(
         self, matrix: np.ndarray, top_k: int | None = None, cancel: CancelToken | None = None

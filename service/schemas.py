@@ -6,12 +6,15 @@ from typing import Any
 
 import msgspec
 
+from scoring_explainers.runtime import Column, RawSchema
+
 __all__ = [
     "ErrorBody",
     "ExplanationDownload",
     "ExplanationRecord",
     "ExplanationUpload",
     "ModelReadyBody",
+    "RawColumn",
     "ReadyBody",
     "RunSummary",
     "ScoreResponse",
@@ -19,6 +22,8 @@ __all__ = [
     "TopK",
     "V2InferenceResponse",
     "V2ModelMetadata",
+    "column_schema",
+    "score_request_schema",
 ]
 
 
@@ -116,6 +121,20 @@ class ExplanationDownload(msgspec.Struct):
     explanation: dict[str, Any]
 
 
+class RawColumn(msgspec.Struct):
+    """One raw input column (``GET /score/schema``): ``kind`` numeric or categorical,
+    ``type`` the JSON type of its values, whether ``missing`` (null) is accepted; a
+    categorical column's ``categories`` and ``unknown`` policy (``"code"``: another value
+    is scored as an unknown category; ``"error"``: refused with a 422)."""
+
+    name: str
+    kind: str
+    type: str
+    missing: bool
+    categories: list[Any] | None = None
+    unknown: str | None = None
+
+
 class V2Tensor(msgspec.Struct):
     name: str
     shape: list[int]
@@ -134,9 +153,14 @@ class V2InferenceResponse(msgspec.Struct):
 
 
 class V2TensorMetadata(msgspec.Struct):
+    """An input or output; a per-column input's ``parameters`` hold the column's
+    ``kind``, ``type``, ``missing`` and, for a categorical column, ``categories`` and
+    ``unknown``."""
+
     name: str
     datatype: str
     shape: list[int]
+    parameters: dict[str, Any] | None = None
 
 
 class V2ModelMetadata(msgspec.Struct):
@@ -225,3 +249,77 @@ SCORE_REQUEST_SCHEMA: dict[str, Any] = {
         },
     ],
 }
+
+_JSON_TYPES = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string"}
+
+
+def column_schema(column: Column) -> dict[str, Any]:
+    """The JSON schema of one raw column's values: its JSON type (``null`` too when a
+    missing value is accepted); a categorical column's categories as an ``enum`` (with
+    ``null`` when missing is accepted) - the only values when the fitted encoder refuses
+    others (``unknown: "error"``), else any other value of the type is an unknown
+    category, scored as the encoder scores one."""
+    kind: Any = [_JSON_TYPES[column.type], "null"] if column.missing else _JSON_TYPES[column.type]
+    if column.kind == "numeric":
+        return {"type": kind, "description": f"{column.name}: numeric ({column.type})"}
+    known = [*(column.categories or ()), *([None] if column.missing else [])]
+    if column.unknown == "error":
+        return {
+            "type": kind,
+            "enum": known,
+            "description": f"{column.name}: a category; any other value is refused (422)",
+        }
+    return {
+        "anyOf": [
+            {"enum": known, "description": "the known categories"},
+            {"type": kind, "description": "any other value: an unknown category"},
+        ],
+        "description": f"{column.name}: a category",
+    }
+
+
+def score_request_schema(schema: RawSchema) -> dict[str, Any]:
+    """The ``POST /score`` body for an artifact's raw columns: rows (values in column
+    order), records, and pandas ``to_json()`` by columns, each column with its type
+    (:func:`column_schema`). The other pandas orientations (``split``, ``index``,
+    ``values``, ``table``) are taken too."""
+    columns = {c.name: column_schema(c) for c in schema.columns}
+    m = len(schema)
+    row = {
+        "type": "array",
+        "prefixItems": list(columns.values()),
+        "minItems": m,
+        "maxItems": m,
+        "description": f"Values in column order: {schema.names[:50]}",
+    }
+    record = {
+        "type": "object",
+        "properties": columns,
+        "required": list(columns),
+        "additionalProperties": False,
+    }
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "Rows",
+                "description": "Rows in column order, or records keyed by column name.",
+                "properties": {"data": {"type": "array", "items": {"oneOf": [row, record]}}},
+                "required": ["data"],
+            },
+            {"type": "array", "title": "Records", "items": record},
+            {
+                "type": "object",
+                "title": "pandas DataFrame.to_json()",
+                "description": (
+                    "Column orientation: {column: {row label: value}}; the split, index, "
+                    "records, values and table orientations are taken too."
+                ),
+                "properties": {
+                    name: {"type": "object", "additionalProperties": value}
+                    for name, value in columns.items()
+                },
+                "required": list(columns),
+            },
+        ],
+    }

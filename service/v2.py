@@ -11,6 +11,8 @@ import msgspec
 import numpy as np
 
 from scoring_explainers import InputError
+from scoring_explainers.runtime import Column, RawSchema
+from scoring_explainers.runtime._payload import encode_columns
 from scoring_explainers.scoring import ScoreResult
 
 from .payload import (
@@ -25,6 +27,7 @@ __all__ = [
     "InferenceRequest",
     "RequestInput",
     "RequestOutput",
+    "column_datatype",
     "decode_v2",
     "rows_from_v2",
     "v2_outputs",
@@ -103,11 +106,26 @@ def _object_strings(obj: dict[str, Any]) -> int:
     return len(obj) + sum(isinstance(v, str) for v in obj.values())
 
 
+def _data_strings(data: list[Any]) -> int:
+    """The strings among a BYTES tensor's values (flat or nested lists)."""
+    count, stack = 0, [data]
+    while stack:
+        items = stack.pop()
+        for value in items:
+            if type(value) is str:
+                count += 1
+            elif type(value) is list:
+                stack.append(value)
+    return count
+
+
 def _strings(request: InferenceRequest) -> int:
     """Strings the text of ``request`` holds for sure, each a distinct one of the text: the
     keys of the fields that are set, names, datatypes and the first level of parameters."""
     n = 1 + 6 * len(request.inputs)  # inputs; name, shape, datatype, data and two values
     for item in request.inputs:
+        if item.datatype == "BYTES":  # string values: each a distinct string of the text
+            n += _data_strings(item.data)
         if item.parameters is not None:
             n += 1 + _object_strings(item.parameters)
     if request.id is not None:
@@ -161,10 +179,102 @@ def _tensor(item: RequestInput, max_values: int, position: Callable[[int], str])
     return flat.reshape(item.shape)
 
 
-def rows_from_v2(request: InferenceRequest, features: list[str], *, max_rows: int) -> np.ndarray:
-    """One [n_rows, n_features] tensor, or one [n_rows] / [n_rows, 1] tensor per feature."""
+def column_datatype(column: Column) -> str:
+    """The V2 datatype of a raw column's per-column input: ``BYTES`` for string
+    categories, ``INT64`` for integer ones, ``BOOL`` for booleans, else ``FP64``."""
+    return {"string": "BYTES", "integer": "INT64", "boolean": "BOOL"}.get(column.type, "FP64")
+
+
+_INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+_FLOATS = {"FP16", "FP32", "FP64"}
+#: The datatypes a per-column input may have, by the column's V2 datatype.
+_ACCEPTED = {
+    "BYTES": {"BYTES"},
+    "INT64": _INTEGERS | _FLOATS,
+    "BOOL": {"BOOL"},
+    "FP64": _INTEGERS | _FLOATS,
+}
+
+
+def _values(item: RequestInput, max_values: int) -> list[Any]:
+    """One input's values, row-major, checked against its shape (any JSON values)."""
+    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in item.shape):
+        raise InputError(f"input {item.name!r}: shape must be non-negative integers")
+    expected = math.prod(item.shape)
+    if expected > max_values:
+        raise BodyTooLarge(f"input {item.name!r}: {expected} values; the limit is {max_values}")
+    values = _flat(item)
+    if len(values) != expected:
+        raise InputError(
+            f"input {item.name!r}: shape {item.shape} needs {expected} values, got {len(values)}"
+        )
+    return values
+
+
+def _encoded_v2(request: InferenceRequest, schema: RawSchema, max_rows: int) -> np.ndarray:
+    """:func:`rows_from_v2` for a schema with categorical or boolean columns: one
+    [n_rows, n_columns] tensor of mixed values (BYTES), or one input per column with the
+    column's datatype; values encoded by the schema's column encoders."""
+    names = schema.names
+    m = len(names)
+    if len(request.inputs) == 1 and len(request.inputs[0].shape) == 2:
+        item = request.inputs[0]
+        if item.datatype not in _NUMERIC and item.datatype != "BYTES":
+            raise InputError(f"input {item.name!r}: unknown datatype {item.datatype}")
+        if item.shape[1] != m:
+            raise InputError(f"input {item.name!r}: shape {item.shape}, expected [n_rows, {m}]")
+        if item.shape[0] > max_rows:
+            raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
+        values = _values(item, max_rows * m)
+        columns = [values[j::m] for j in range(m)]
+        return encode_columns(schema, columns, where=f"input {item.name!r}: ")[0]
+    by_name = {item.name: item for item in request.inputs}
+    missing = [f for f in names if f not in by_name]
+    if missing or len(by_name) != m:
+        raise InputError(
+            f"send one input of shape [n_rows, {m}], or one input per feature; missing "
+            f"features {missing[:10]}"
+        )
+    columns = []
+    for column in schema.columns:
+        item = by_name[column.name]
+        datatype = column_datatype(column)
+        if item.datatype not in _ACCEPTED[datatype]:
+            raise InputError(
+                f"input {item.name!r}: datatype {item.datatype}; this column takes {datatype}"
+            )
+        if len(item.shape) not in (1, 2) or (len(item.shape) == 2 and item.shape[1] != 1):
+            raise InputError(f"input {item.name!r}: a feature's shape is [n_rows] or [n_rows, 1]")
+        if item.shape[0] > max_rows:
+            raise BodyTooLarge(f"{item.shape[0]} rows in one request; the limit is {max_rows}")
+        columns.append(_values(item, max_rows))
+    if len({len(c) for c in columns}) != 1:
+        raise InputError("per-feature inputs differ in length")
+    return encode_columns(schema, columns)[0]
+
+
+def rows_from_v2(
+    request: InferenceRequest, features: list[str] | RawSchema, *, max_rows: int
+) -> np.ndarray:
+    """One [n_rows, n_features] tensor, or one [n_rows] / [n_rows, 1] tensor per feature.
+
+    ``features``: names (numbers, returned as floats), or the artifact's
+    :class:`RawSchema` (returned as its codes, for ``score_codes``). A schema of numeric
+    columns only reads numbers as with names; any other takes BYTES, INT64 and BOOL
+    inputs for its categorical and boolean columns (:func:`column_datatype`), or one
+    tensor of mixed values.
+    """
     if not request.inputs:
         raise InputError("inputs is empty")
+    if isinstance(features, RawSchema):
+        if not features._all_numbers:
+            return _encoded_v2(request, features, max_rows)
+        return features.encode(_number_rows_v2(request, features.names, max_rows=max_rows))
+    return _number_rows_v2(request, features, max_rows=max_rows)
+
+
+def _number_rows_v2(request: InferenceRequest, features: list[str], *, max_rows: int) -> np.ndarray:
+    """Numeric inputs -> (n_rows, n_features) floats."""
     n_features = len(features)
     if len(request.inputs) == 1 and len(request.inputs[0].shape) == 2:
         item = request.inputs[0]

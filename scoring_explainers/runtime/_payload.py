@@ -5,10 +5,19 @@ Shared by the service (``POST /score``, ``run(raw_data)``) and the notebook dash
 
 - ``{"data": [[v, ...], ...]}``: rows as lists, in feature order (one flat list = one row);
 - ``{"data": [{"feature": v, ...}, ...]}`` or ``[{"feature": v, ...}, ...]``: records;
-- pandas ``DataFrame.to_json()`` (``orient="columns"``, the default:
-  ``{"feature": {"0": v, "1": v}, ...}``), and also ``orient="split"`` and ``"index"``.
+- pandas ``DataFrame.to_json()`` in every orientation: ``"columns"`` (the default:
+  ``{"feature": {"0": v, "1": v}, ...}``), ``"index"``, ``"split"``, ``"records"``,
+  ``"values"`` (rows in feature order) and ``"table"`` (its ``schema`` and index fields are
+  dropped).
 
 ``null`` means a missing value. Errors are :class:`InputError` naming the problem.
+
+Given feature names, the rows are numbers and the result is a float matrix. Given a
+:class:`RawSchema`, the result is its code matrix (ready for ``score_codes``): a schema of
+numeric columns only takes the numeric path and encodes its matrix (the checks ``score``
+makes); any other schema reads each column's values (strings in categorical columns,
+``true``/``false`` in boolean ones) and encodes them with the schema's column encoders, so
+a value is accepted or refused exactly as ``score(X)`` would.
 
 Memory: a parsed body costs far more than its text (a Python float per number, a list per
 row), so a body larger than any request the model can take is refused from its structure
@@ -30,6 +39,7 @@ import numpy as np
 
 from .._errors import InputError
 from ._base import check_names
+from ._schema import RawSchema
 
 try:  # an optional speed-up: the serve extra has it
     import orjson
@@ -44,6 +54,7 @@ __all__ = [
     "check_size",
     "check_unique_keys",
     "decode",
+    "encode_columns",
     "first_non_number",
     "not_a_number",
     "parse_rows",
@@ -282,23 +293,64 @@ def _plain(body: bytes | bytearray | str, payload: Any) -> bool:
     return body.count(b'"') == 2 * strings
 
 
+def _names(features: Sequence[str] | RawSchema) -> Sequence[str]:
+    return features.names if isinstance(features, RawSchema) else features
+
+
+def _numbers_only(features: Sequence[str] | RawSchema) -> bool:
+    """Whether rows are read as numbers: feature names, or a schema whose columns are all
+    numeric numbers (the lean path; any other schema reads values of every JSON type)."""
+    return not isinstance(features, RawSchema) or features._all_numbers
+
+
 def parse_rows(
-    body: bytes | bytearray | str, features: Sequence[str], *, max_rows: int
+    body: bytes | bytearray | str, features: Sequence[str] | RawSchema, *, max_rows: int
 ) -> np.ndarray:
     """:func:`decode` and :func:`rows_from_payload`, knowing the text: row lists whose text
-    holds no strings or booleans are converted without checking each value."""
+    holds no strings or booleans are converted without checking each value.
+
+    Parameters
+    ----------
+    body : bytes or str
+    features : sequence of str or RawSchema
+        Names: the rows are numbers, returned as floats. A schema: the rows are encoded
+        through it, returned as codes for ``score_codes``.
+    max_rows : int
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features), float64
+    """
+    if not _numbers_only(features):
+        assert isinstance(features, RawSchema)
+        return _parse_encoded(body, features, max_rows)
     payload = decode(body)
-    return rows_from_payload(payload, features, max_rows=max_rows, plain=_plain(body, payload))
+    matrix = rows_from_payload(
+        payload, _names(features), max_rows=max_rows, plain=_plain(body, payload)
+    )
+    return features.encode(matrix) if isinstance(features, RawSchema) else matrix
 
 
 def rows_from_payload(
-    payload: Any, features: Sequence[str], *, max_rows: int, plain: bool = False
+    payload: Any, features: Sequence[str] | RawSchema, *, max_rows: int, plain: bool = False
 ) -> np.ndarray:
     """The rows of a decoded body as a float64 matrix of shape (n_rows, n_features).
 
-    ``plain``: the text is known to hold no string or boolean in row lists (see
-    :func:`parse_rows`); by default each value of row lists is checked.
+    ``features``: names (numbers, returned as floats) or a :class:`RawSchema` (codes, see
+    :func:`parse_rows`). ``plain``: the text is known to hold no string or boolean in row
+    lists (see :func:`parse_rows`); by default each value of row lists is checked.
     """
+    if not _numbers_only(features):
+        assert isinstance(features, RawSchema)
+        return _encoded_payload(payload, features, max_rows)[0]
+    matrix = _number_rows(payload, _names(features), max_rows=max_rows, plain=plain)
+    return features.encode(matrix) if isinstance(features, RawSchema) else matrix
+
+
+def _number_rows(
+    payload: Any, features: Sequence[str], *, max_rows: int, plain: bool = False
+) -> np.ndarray:
+    """Numbers of every body shape -> (n_rows, n_features) floats."""
     if isinstance(payload, list):
         if payload and all(isinstance(r, dict) for r in payload):
             return _records(payload, features, max_rows)
@@ -319,6 +371,8 @@ def rows_from_payload(
             order = [names.index(f) for f in features]
             return matrix[:, order]
         if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+            if "schema" in payload:  # pandas orient="table"
+                data = _table_records(payload, data, features)
             return _records(data, features, max_rows)
         if not isinstance(data, list):
             raise InputError("'data' must be a list of rows")
@@ -336,6 +390,267 @@ def rows_from_payload(
         'unrecognised body: send {"data": [[...], ...]}, a list of records, or '
         "pandas DataFrame.to_json()"
     )
+
+
+def _table_records(
+    payload: dict[str, Any], records: list[Any], features: Sequence[str]
+) -> list[Any]:
+    """pandas ``orient="table"``: its records without the index fields (the schema's
+    ``primaryKey``, default ``["index"]``) that are not features."""
+    table_schema = payload["schema"]
+    keys = table_schema.get("primaryKey") if isinstance(table_schema, dict) else None
+    if not isinstance(keys, list):
+        keys = ["index"]
+    drop = {k for k in keys if isinstance(k, str) and k not in features}
+    if not drop:
+        return records
+    return [
+        {k: v for k, v in r.items() if k not in drop} if isinstance(r, dict) else r for r in records
+    ]
+
+
+# -- any schema: values of every JSON type, encoded per column -------------------------------
+def _parse_encoded(body: bytes | bytearray | str, schema: RawSchema, max_rows: int) -> np.ndarray:
+    """:func:`parse_rows` for a schema read value by value.
+
+    Duplicate keys: the quotes of the text are counted against the strings the body holds
+    for sure, now including the string values the encoders met (each a distinct string of
+    the text); only when they differ does the standard library parse the text again. A
+    body with a repeated key is a 400 before any 422 its rows would give.
+    """
+    if orjson is None:
+        return _encoded_payload(_decode_stdlib(body), schema, max_rows)[0]
+    if not body:
+        raise MalformedBody('empty body: send a JSON object such as {"data": [[...]]}')
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+    try:
+        codes, strings = _encoded_payload(payload, schema, max_rows)
+    except InputError:
+        if isinstance(payload, dict | list):
+            check_unique_keys(body)
+        raise
+    quote: Any = '"' if isinstance(body, str) else b'"'
+    if strings < 0 or body.count(quote) != 2 * strings:
+        check_unique_keys(body)
+    return codes
+
+
+def _row_values(rows: list[Any], names: Sequence[str]) -> list[Sequence[Any]]:
+    """Rows as lists of values (or one flat list: one row) -> one sequence per column."""
+    m = len(names)
+    if rows and all(type(v) is not list for v in rows):
+        rows = [rows]  # one flat list is one row
+    for i, row in enumerate(rows):
+        if type(row) is not list:
+            raise InputError(
+                f"row {i}: rows must be lists of {m} values (null for a missing value), "
+                f"got {row!r:.40}"
+            )
+        if len(row) != m:
+            raise InputError(f"expected {m} features per row, got {len(row)} in row {i}")
+    return list(zip(*rows, strict=True)) if rows else [() for _ in names]
+
+
+def _record_values(records: list[Any], names: Sequence[str]) -> tuple[list[list[Any]], int]:
+    """Records -> one list per column, and the number of keys."""
+    m = len(names)
+    keys = 0
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InputError(f"record {i} is not an object of feature: value pairs")
+        if len(record) != m or any(f not in record for f in names):
+            check_names(list(record), names, what="features", where=f"record {i}")
+        keys += m
+    return [[r[name] for r in records] for name in names], keys
+
+
+def _column_values(table: dict[str, Any], names: Sequence[str]) -> tuple[list[list[Any]], int]:
+    """pandas ``orient="columns"``: {feature: {row label: value}} -> one list per column,
+    and the number of keys (names and labels)."""
+    check_names(list(table), names, what="features", where="columns")
+    first = table[names[0]]
+    labels = list(first)
+    out = []
+    for name in names:
+        column = table[name]
+        if not isinstance(column, dict) or len(column) != len(labels):
+            raise InputError(f"column {name!r} must map the same {len(labels)} row labels")
+        if column is first or list(column) == labels:
+            out.append(list(column.values()))
+            continue
+        for label in labels:
+            if label not in column:
+                raise InputError(f"column {name!r} has no value for row {label!r}")
+        out.append([column[label] for label in labels])
+    return out, len(table) + len(names) * len(labels)
+
+
+def _json_strings(value: Any, budget: int = 10_000) -> int:
+    """Keys and string values of a small JSON value (pandas' table schema), or -1 when it
+    holds more than ``budget`` containers (then the text is checked in full)."""
+    count, stack, seen = 0, [value], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            count += 1
+        elif isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            continue
+        seen += 1
+        if seen > budget:
+            return -1
+    return count
+
+
+def _encoded_payload(payload: Any, schema: RawSchema, max_rows: int) -> tuple[np.ndarray, int]:
+    """Every body shape -> ``(codes, strings)``: the code matrix, and how many strings the
+    body holds for sure (keys, labels, column names, string values), -1 if unknown."""
+    names = schema.names
+    strings = 0
+    counted = True  # whether ``strings`` counts every string the body holds for sure
+    columns: Sequence[Sequence[Any]]
+    if isinstance(payload, list):
+        if payload and all(isinstance(r, dict) for r in payload):
+            _check_count(len(payload), max_rows)
+            columns, strings = _record_values(payload, names)
+        else:
+            _check_count(len(payload), max_rows)
+            columns = _row_values(payload, names)
+    elif not isinstance(payload, dict):
+        raise InputError("body must be a JSON object or array of rows")
+    elif "data" in payload:
+        data = payload["data"]
+        strings = len(payload)
+        if "columns" in payload:  # pandas orient="split"
+            given = payload["columns"]
+            if not isinstance(given, list) or not isinstance(data, list):
+                raise InputError("split orientation needs 'columns' and 'data' lists")
+            _check_count(len(data), max_rows)
+            split = [str(c) for c in given]
+            check_names(split, names, what="features", where="columns")
+            strings += sum(type(c) is str for c in given)
+            index = payload.get("index")
+            if isinstance(index, list):
+                strings += sum(type(label) is str for label in index)
+            by_name = dict(zip(split, _row_values(data, split), strict=True))
+            columns = [by_name[name] for name in names]
+        elif isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+            if "schema" in payload:  # pandas orient="table"
+                table_strings = _json_strings(payload["schema"])
+                counted = table_strings >= 0
+                strings += table_strings
+                strings += sum(len(r) for r in data) - len(data) * len(names)  # index fields
+                data = _table_records(payload, data, names)
+            _check_count(len(data), max_rows)
+            columns, keys = _record_values(data, names)
+            strings += keys
+        else:
+            if not isinstance(data, list):
+                raise InputError("'data' must be a list of rows")
+            if data and not isinstance(data[0], list):
+                data = [data]
+            _check_count(len(data), max_rows)
+            columns = _row_values(data, names)
+    elif payload and all(isinstance(v, dict) for v in payload.values()):
+        if set(payload) & set(names):
+            columns, strings = _column_values(payload, names)
+            _check_count(len(columns[0]), max_rows)
+        else:  # pandas orient="index": {row label: {feature: value}}
+            records = list(payload.values())
+            _check_count(len(records), max_rows)
+            columns, strings = _record_values(records, names)
+            strings += len(payload)
+    else:
+        raise InputError(
+            'unrecognised body: send {"data": [[...], ...]}, a list of records, or '
+            "pandas DataFrame.to_json()"
+        )
+    codes, values = encode_columns(schema, columns)
+    return codes, strings + values if counted else -1
+
+
+def _first_problem(schema: RawSchema, columns: Sequence[Sequence[Any]], found: str) -> str:
+    """The message of the first bad value by row, then column (as ``RawSchema.encode``
+    reports it), once a column encoder has raised ``found``."""
+    problems: list[tuple[int, str]] = []
+    try:
+        for column, values in zip(schema.columns, columns, strict=True):
+            column.encode_values(values, 0, problems)
+    except (OverflowError, InputError):
+        return found
+    return min(problems, key=lambda p: p[0])[1] if problems else found
+
+
+def encode_columns(
+    schema: RawSchema, columns: Sequence[Sequence[Any]], *, where: str = ""
+) -> tuple[np.ndarray, int]:
+    """One sequence of values per schema column (of equal length) -> the code matrix, with
+    the schema's column encoders.
+
+    Parameters
+    ----------
+    schema : RawSchema
+    columns : sequence of n_columns sequences of shape (n_rows,)
+        JSON values: numbers, strings, booleans, None.
+    where : str, optional
+        Put before a message (e.g. ``"input 'x': "``).
+
+    Returns
+    -------
+    codes : ndarray of shape (n_rows, n_columns), float64
+    strings : int
+        The string values among them (those of string categorical columns).
+
+    Raises
+    ------
+    InputError
+        The first bad value by row, then column, naming its row, column and value.
+    """
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        raise InputError("empty batch: no rows to score")
+    for column, values in zip(schema.columns, columns, strict=True):
+        if len(values) != n:
+            raise InputError(f"{where}column {column.name!r} has {len(values)} values, not {n}")
+    try:
+        if n <= _FEW_ROWS:  # cell by cell: less overhead than a column's arrays
+            cells = [
+                [column.code(v, i) for i, v in enumerate(values)]
+                for column, values in zip(schema.columns, columns, strict=True)
+            ]
+            codes = np.array(cells, dtype=np.float64).T
+        else:
+            codes = np.empty((n, len(schema)), dtype=np.float64)
+            for j, (column, given) in enumerate(zip(schema.columns, columns, strict=True)):
+                cells_j: Sequence[Any] | np.ndarray = given
+                if (
+                    column.kind == "numeric"
+                    and column.type == "number"
+                    and first_non_number(given) < 0  # type: ignore[arg-type]
+                ):  # numbers and nulls only: one conversion (None -> NaN), checked at once
+                    cells_j = np.asarray(given, dtype=np.float64)
+                codes[:, j] = schema.column_encoder(j)(cells_j, 0)
+    except OverflowError as exc:  # an integer beyond float64
+        raise InputError(f"{where}a number beyond the float64 range") from exc
+    except InputError as exc:
+        raise InputError(where + _first_problem(schema, columns, str(exc))) from exc
+    strings = 0
+    for column, given in zip(schema.columns, columns, strict=True):
+        if column.kind == "categorical" and column.type == "string":
+            # every value is a string or a missing one (JSON has no NaN): None
+            strings += n - list(given).count(None)
+    return codes, strings
+
+
+#: Rows up to which :func:`encode_columns` encodes cell by cell.
+_FEW_ROWS = 4
 
 
 # -- the size of a body's structure, before it is parsed -------------------------------------

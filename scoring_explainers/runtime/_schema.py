@@ -699,7 +699,7 @@ class RawSchema:
         for column in self.columns:
             series = X.iloc[:, position[column.name]]
             kind = getattr(series.dtype, "kind", "O")
-            if column.kind == "numeric" and kind in "biuf":
+            if column.kind == "numeric" and column.type == "number" and kind in "biuf":
                 try:
                     out.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
                     continue
