@@ -20,6 +20,7 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,7 +75,7 @@ def _value_rows(payload: Any, features: Sequence[str]) -> list[list[Any]]:
         payload = [[row.get(f) for f in features] for row in payload]
     if not all(isinstance(row, list) and len(row) == len(features) for row in payload):
         raise InputError(f"rows must be lists of {len(features)} values")
-    return payload
+    return cast("list[list[Any]]", payload)
 
 
 def _rows_from_body(payload: Any, features: Sequence[str]) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from ._errors import InputError
+from .runtime._json import json_native
 
 if TYPE_CHECKING:
     from .runtime import RawSchema
@@ -38,19 +39,6 @@ __all__ = [
 ModelTask = Literal["classification", "regression"]
 #: Version of the JSON form written by :meth:`LocalExplanation.to_json`.
 JSON_VERSION = 1
-
-
-def json_native(value: Any) -> Any:
-    """Plain Python (JSON-native) copy of numpy values, arrays and containers."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): json_native(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_native(v) for v in value]
-    return value
 
 
 def _ranked(values: np.ndarray, top_k: int | None) -> np.ndarray:

@@ -585,7 +585,7 @@ def _column_values(column: pa.Array | pa.ChunkedArray, reader: str) -> np.ndarra
     import pyarrow.compute as pc
 
     if reader == _READ_NUMBER:
-        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
     if reader == _READ_AS_TEXT:
         column = pc.cast(column, pa.string())
     if reader in (_READ_NUMERIC_TEXT, _READ_INTEGER_TEXT):
@@ -593,7 +593,7 @@ def _column_values(column: pa.Array | pa.ChunkedArray, reader: str) -> np.ndarra
         out = np.empty(len(column), dtype=object)
         out[:] = [parse(v) for v in column.to_pylist()]
         return out
-    values = column.to_numpy(zero_copy_only=False)
+    values = np.asarray(column.to_numpy(zero_copy_only=False))
     if values.dtype.kind not in "biufO":
         values = values.astype(object)
     return values

@@ -48,11 +48,11 @@ import numpy as np
 
 from .._errors import ArtifactError
 from .._version import __version__
-from ..explanation import json_native
 from ._artifact_arrays import ARRAYS, read_arrays
 from ._artifact_files import ArtifactDirectory
 from ._artifact_manifest import FORMAT_VERSION, MANIFEST, MODEL, PREPROCESS, parse_manifest
 from ._base import ScoringExplainer
+from ._json import json_native
 from ._onnx_audit import audit_onnx
 from ._onnx_model import OnnxModel, OnnxTransform
 from ._registry import KINDS
