@@ -154,9 +154,10 @@ def _as_frame(X: Any, names: list[str]) -> Any:
 
 
 def _eval_data(X: Any, explained: ExplainedModel) -> Any:
-    """The rows kept in an explanation: float64 when every column is numeric (mixed rows
-    are not kept until explanations hold non-numeric values)."""
-    return numeric(X)
+    """The rows kept in an explanation: float64 when every column is numeric, else the raw
+    values as given (strings, None and numbers: explanations keep mixed rows)."""
+    rows = numeric(X)
+    return rows if rows is not None else _as_frame(X, explained.raw_features)
 
 
 def to_explanation(
@@ -211,6 +212,10 @@ def to_explanation(
             if k not in ("predictions", "probabilities", "classes")
         },
     }
+    schema = engine.schema
+    if subset is None and not schema.numeric_only and schema.names == features:
+        # which features are categories, and which: for the dashboard's what-if and ICE
+        common["metadata"]["raw_schema"] = schema.to_json()
     if is_global:
         return global_from_local(values, model_task=task, include_local=include_local, **common)
     return LocalExplanation(local_importance_values=values, model_task=task, **common)

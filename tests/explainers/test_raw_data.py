@@ -457,3 +457,30 @@ def test_none_as_a_fitted_category_is_the_missing_value():
     fmap_both = feature_map(ct_both.fit(both), ["x", "c"])
     with pytest.raises(ConversionError, match="both None and NaN"):
         infer_columns(both, fmap_both, model_handles_missing=False)
+
+
+@pytest.mark.parametrize("model_name", ["rf", "svc"])
+def test_explanations_keep_mixed_rows_and_the_raw_schema(model_name):
+    """A local explanation of raw rows with categories keeps the rows as given (strings and
+    None, not dropped), and survives its JSON round trip; a Kernel explanation over raw
+    players also carries the raw schema (categories for the dashboard)."""
+    frame, y = passenger(200, 3)
+    ct = passenger_transformer().fit(frame)
+    model = _model(model_name).fit(ct.transform(frame), y)
+    explainer = TabularExplainer(model, frame, transformations=ct)
+    rows = _hostile(frame, PASSENGER_CATEGORICAL, PASSENGER_NUMERIC)
+    local = explainer.explain_local(rows)
+    kept = local.eval_data
+    assert kept is not None and len(kept) == len(rows)
+    column = list(rows.columns).index(PASSENGER_CATEGORICAL[0])
+    assert kept[0][column] == "never-seen"
+    assert kept[5][column] is None
+    back = type(local).from_json(local.to_json())
+    assert back.eval_data == kept
+    assert explainer.method == ("shap.kernel" if model_name == "svc" else "shap.tree")
+    if model_name != "svc":
+        return
+    schema = RawSchema.from_json(local.metadata["raw_schema"])
+    assert schema.names == list(rows.columns)
+    assert schema.columns[column].kind == "categorical"
+    assert back.metadata["raw_schema"] == local.metadata["raw_schema"]
