@@ -23,11 +23,11 @@ import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
+from ._dashboard_assets import ASSETS, CONTENT_SECURITY_POLICY, asset
 from ._errors import InputError
 from .explanation import LocalExplanation, _mixed_rows, _with_nulls
 from .runtime import RawSchema
@@ -35,30 +35,11 @@ from .runtime._payload import parse_rows
 
 __all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "ExplanationDashboard", "asset"]
 
-STATIC_DIR = Path(__file__).resolve().parent / "dashboard_static"
-#: The dashboard's files and their media types (``index.html`` is the page itself).
-ASSETS = {
-    "index.html": "text/html; charset=utf-8",
-    "dashboard.js": "text/javascript; charset=utf-8",
-    "dashboard.css": "text/css; charset=utf-8",
-}
-#: Everything the page loads or calls comes from its own origin.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-)
 RUN_ID = "local"
 #: Largest ``/score`` body the local dashboard reads (what-if and ICE send a few rows).
 MAX_SCORE_BYTES = 10 * 2**20
 #: Most rows in one ``/score`` request to the local dashboard.
 MAX_SCORE_ROWS = 100_000
-
-
-def asset(name: str) -> bytes:
-    """The bytes of one dashboard file (``FileNotFoundError`` if not installed)."""
-    if name not in ASSETS:
-        raise FileNotFoundError(name)
-    return (STATIC_DIR / name).read_bytes()
 
 
 def _value_rows(payload: Any, features: Sequence[str]) -> list[list[Any]]:

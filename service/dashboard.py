@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, Router, get
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from scoring_explainers.dashboard import ASSETS, CONTENT_SECURITY_POLICY, asset
+from scoring_explainers._dashboard_assets import ASSETS, CONTENT_SECURITY_POLICY, asset
 
 from .policy import DASHBOARD, error_response
 
