@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime import MANIFEST
+
 __all__ = ["build", "curl_example", "main"]
 
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .runtime import load
 
-    if args.if_missing and (args.out / "manifest.json").is_file():
+    if args.if_missing and (args.out / MANIFEST).is_file():
         path = args.out
         print(f"artifact: {path} (existing; delete it to distill again)")
     else:
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         result = explainer.score(x_test[: args.rows])
         elapsed = time.perf_counter() - start
-        manifest = json.loads((path / "manifest.json").read_text())
+        manifest = json.loads((path / MANIFEST).read_text())
         print(
             f"kind={manifest['kind']}, task={manifest['task']}, "
             f"output_space={manifest['output_space']}; explained {args.rows} rows in "

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import ArtifactError, InputError
-from .runtime import Column, RawSchema, ScoringExplainer
+from .runtime import MANIFEST, Column, RawSchema, ScoringExplainer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,7 +65,6 @@ TOP_K_VALUES = "top_k_values"
 ERROR = "error"
 #: Key of the column metadata that describes an importance column.
 METADATA_KEY = "scoring_explainers"
-MANIFEST = "manifest.json"
 
 
 # -- the driver side ------------------------------------------------------------------------

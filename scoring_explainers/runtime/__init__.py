@@ -9,6 +9,7 @@ package registers, imported by name on first use (see
 """
 
 from ._artifact import FORMAT_VERSION, load, save
+from ._artifact_manifest import MANIFEST
 from ._base import (
     FLOAT32_MAX,
     CancelToken,
@@ -29,6 +30,7 @@ from ._tree import TreeScoringExplainer
 __all__ = [
     "FLOAT32_MAX",
     "FORMAT_VERSION",
+    "MANIFEST",
     "CancelToken",
     "Column",
     "ExplanationCancelled",
