@@ -31,7 +31,7 @@ test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scoring_explainers service loadtest
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 ## The tests that need no Spark, browser, PostgreSQL or container and are not slow (no lint).
