@@ -36,14 +36,7 @@ def summarize(
     weights : ndarray of shape (n_background,), summing to 1
     """
     n = len(X)
-    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if (
-        weight.shape != (n,)
-        or not np.all(np.isfinite(weight))
-        or np.any(weight < 0)
-        or weight.sum() <= 0
-    ):
-        raise InputError("background_weights must be non-negative finite numbers, one per row")
+    weight = _row_weights(sample_weight, n)
     if nclusters is None or nclusters >= n:
         return X.copy(), weight / weight.sum()
     if nclusters < 1:
@@ -100,14 +93,7 @@ def summarize_rows(
         Each row's cluster's share of the (weighted) rows.
     """
     n = len(engineered)
-    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if (
-        weight.shape != (n,)
-        or not np.all(np.isfinite(weight))
-        or np.any(weight < 0)
-        or weight.sum() <= 0
-    ):
-        raise InputError("background_weights must be non-negative finite numbers, one per row")
+    weight = _row_weights(sample_weight, n)
     if nclusters is None or nclusters >= n:
         return np.arange(n), weight / weight.sum()
     if nclusters < 1:
@@ -132,3 +118,16 @@ def summarize_rows(
         shares.append(float(weight[members].sum()))
     share = np.asarray(shares)
     return np.asarray(rows, dtype=np.int64), share / share.sum()
+
+
+def _row_weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
+    """``sample_weight`` checked (non-negative, finite, not all zero, one per row), or ones."""
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if (
+        weight.shape != (n,)
+        or not np.all(np.isfinite(weight))
+        or np.any(weight < 0)
+        or weight.sum() <= 0
+    ):
+        raise InputError("background_weights must be non-negative finite numbers, one per row")
+    return weight
