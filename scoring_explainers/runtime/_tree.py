@@ -31,7 +31,7 @@ from typing import Any, ClassVar, overload
 
 import numpy as np
 
-from ._base import ScoringExplainer
+from ._base import CancelToken, ScoringExplainer, raise_if_cancelled
 from ._onnx_model import OnnxModel
 from ._registry import builder
 
@@ -492,6 +492,14 @@ class TreeScoringExplainer(ScoringExplainer):
         return ordered
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
+        return self._attribute_until(X, outputs, None)
+
+    def _attribute_until(
+        self, X: np.ndarray, outputs: np.ndarray | None, cancel: CancelToken | None
+    ) -> np.ndarray:
+        """Rows in chunks of ``ROW_CHUNK`` (fewer for per-pair interventional values);
+        ``cancel`` is checked before each chunk."""
+        raise_if_cancelled(cancel)
         k = self.arrays_["leaf_value"].shape[1]
         values = np.zeros((len(X), self._width * k))
         if len(self.arrays_["elem_feature"]):
@@ -501,6 +509,8 @@ class TreeScoringExplainer(ScoringExplainer):
                 cells = self._background_bits.shape[2] * len(self.arrays_["leaf_len"])
                 step = max(1, INTERVENTIONAL_CELLS // max(1, cells))
             for start in range(0, len(X), step):
+                if start:
+                    raise_if_cancelled(cancel)
                 rows = slice(start, start + step)
                 if pairs:
                     contributions = self._interventional(self._on(X[rows]))

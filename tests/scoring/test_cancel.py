@@ -120,3 +120,24 @@ def test_explainers_without_chunks_check_before_the_work(small_regression):
         explainer.score(X[:3], cancel=threading.Event()).local_importance_values,
         explainer.score(X[:3]).local_importance_values,
     )
+
+
+def test_the_tree_explainer_stops_at_the_next_chunk_of_rows(small_classification):
+    """Tree explainers work in chunks of ``ROW_CHUNK`` rows and check the token before each
+    one: a deadline or a departed client stops them too."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from scoring_explainers.runtime._tree import ROW_CHUNK
+    from scoring_explainers.scoring import TreeScoringExplainer
+
+    X, y = small_classification
+    forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
+    explainer = TreeScoringExplainer.from_model(forest, X)
+    rows = np.tile(X[:20], (5, 1))[: 3 * ROW_CHUNK]  # three chunks
+    token = SetAfter(2)
+    with pytest.raises(ExplanationCancelled):
+        explainer.explain(rows, cancel=token)
+    assert token.checks == 3  # before the work, then before chunks 2 and 3: the third stops it
+    token = SetAfter(10**9)
+    np.testing.assert_array_equal(explainer.explain(rows, cancel=token), explainer.explain(rows))
+    assert token.checks == 3
