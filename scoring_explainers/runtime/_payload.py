@@ -217,16 +217,8 @@ def _numbers(rows: list[Any], features: Sequence[str], *, plain: bool) -> np.nda
                 return matrix.reshape(1, -1)  # one flat list is one row
             if matrix.ndim == 2 and matrix.shape[1] == n_features:
                 return matrix
-    if rows and all(type(v) is not list for v in rows):
-        rows = [rows]  # one flat list is one row
+    rows = _row_lists(rows, n_features, "numbers")
     for i, row in enumerate(rows):
-        if type(row) is not list:
-            raise InputError(
-                f"row {i}: rows must be lists of {n_features} numbers (null for a missing "
-                f"value), got {row!r:.40}"
-            )
-        if len(row) != n_features:
-            raise InputError(f"expected {n_features} features per row, got {len(row)} in row {i}")
         j = first_non_number(row)
         if j >= 0:
             raise InputError(f"row {i}, feature {features[j]!r}: {not_a_number(row[j])}")
@@ -440,17 +432,7 @@ def _parse_encoded(body: bytes | bytearray | str, schema: RawSchema, max_rows: i
 
 def _row_values(rows: list[Any], names: Sequence[str]) -> list[Sequence[Any]]:
     """Rows as lists of values (or one flat list: one row) -> one sequence per column."""
-    m = len(names)
-    if rows and all(type(v) is not list for v in rows):
-        rows = [rows]  # one flat list is one row
-    for i, row in enumerate(rows):
-        if type(row) is not list:
-            raise InputError(
-                f"row {i}: rows must be lists of {m} values (null for a missing value), "
-                f"got {row!r:.40}"
-            )
-        if len(row) != m:
-            raise InputError(f"expected {m} features per row, got {len(row)} in row {i}")
+    rows = _row_lists(rows, len(names), "values")
     return list(zip(*rows, strict=True)) if rows else [() for _ in names]
 
 
@@ -771,3 +753,19 @@ def check_size(body: bytes | bytearray | str, n_features: int, max_rows: int) ->
         f"the body holds about {found.values:,} values; a request takes at most "
         f"{max_rows} rows of {n_features} features (the limit is {budget:,} values)"
     )
+
+
+def _row_lists(rows: list[Any], width: int, what: str) -> list[list[Any]]:
+    """``rows`` checked as lists of ``width`` items each (one flat list is one row); the
+    first row that is not names its index. ``what``: "numbers" or "values"."""
+    if rows and all(type(v) is not list for v in rows):
+        rows = [rows]  # one flat list is one row
+    for i, row in enumerate(rows):
+        if type(row) is not list:
+            raise InputError(
+                f"row {i}: rows must be lists of {width} {what} (null for a missing value), "
+                f"got {row!r:.40}"
+            )
+        if len(row) != width:
+            raise InputError(f"expected {width} features per row, got {len(row)} in row {i}")
+    return rows
