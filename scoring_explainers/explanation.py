@@ -126,6 +126,10 @@ class LocalExplanation:
         ``metadata["raw_schema"]`` (a :class:`~scoring_explainers.runtime.RawSchema` or its
         JSON form, one column per feature) says which features are categorical and their
         categories; it is checked and kept as JSON.
+    standard_errors : array-like, optional
+        Each local value's standard error (``ScoreResult.standard_errors`` of
+        ``score(X, uncertainty=True)``): the layout of ``local_importance_values``,
+        finite and non-negative; zero where the value is exact.
     """
 
     kind = "local"
@@ -145,11 +149,13 @@ class LocalExplanation:
         eval_y_predicted_proba: Any = None,
         metadata: dict[str, Any] | None = None,
         id: str | None = None,
+        standard_errors: Any = None,
     ) -> None:
         self._common(features, classes, expected_values, method, model_task, is_raw, metadata, id)
         self._local: np.ndarray | None = None
         if local_importance_values is not None:
             self._local = self._check_local(local_importance_values)
+        self._se = None if standard_errors is None else self._check_se(standard_errors)
         self._eval(eval_data, eval_y_predicted, eval_y_predicted_proba)
 
     # -- construction helpers -------------------------------------------------------------
@@ -208,6 +214,19 @@ class LocalExplanation:
             raise InputError(
                 f"{array.shape[0]} classes of local values, {len(self._classes)} class names"
             )
+        return array
+
+    def _check_se(self, values: Any) -> np.ndarray:
+        if self._local is None:
+            raise InputError("standard_errors need the local_importance_values they belong to")
+        array = _finite("standard_errors", np.asarray(values, dtype=np.float64))
+        if array.shape != self._local.shape:
+            raise InputError(
+                f"standard_errors must be shaped as local_importance_values "
+                f"{self._local.shape}, got {array.shape}"
+            )
+        if (array < 0).any():
+            raise InputError("standard_errors must not be negative")
         return array
 
     def _eval(self, data: Any, predicted: Any, proba: Any) -> None:
@@ -318,6 +337,12 @@ class LocalExplanation:
         return cast("list[Any]", self._local_array().tolist())
 
     @property
+    def standard_errors(self) -> list[Any] | None:
+        """Each local value's standard error, layout as ``local_importance_values``
+        (``None`` when the explanation carries none)."""
+        return None if self._se is None else cast("list[Any]", self._se.tolist())
+
+    @property
     def num_examples(self) -> int:
         return int(self._local_array().shape[-2])
 
@@ -343,8 +368,9 @@ class LocalExplanation:
 
     # -- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-native form read by :meth:`from_dict` (and the explanation store)."""
-        return {
+        """The JSON-native form read by :meth:`from_dict` (and the explanation store);
+        ``standard_errors`` only when the explanation has them."""
+        data: dict[str, Any] = {
             "format_version": JSON_VERSION,
             "kind": self.kind,
             "id": self._id,
@@ -360,6 +386,9 @@ class LocalExplanation:
             "eval_y_predicted_proba": self.eval_y_predicted_proba,
             "metadata": self.metadata,
         }
+        if self._se is not None:
+            data["standard_errors"] = self._se.tolist()
+        return data
 
     def to_json(self) -> str:
         """JSON text; floats are written with their shortest exact repr (lossless)."""
@@ -393,6 +422,7 @@ class LocalExplanation:
                 "metadata": data.get("metadata") or {},
                 "id": data.get("id"),
                 "local_importance_values": data.get("local_importance_values"),
+                "standard_errors": data.get("standard_errors"),
             }
             if kind == "local":
                 return LocalExplanation(**common)
@@ -555,9 +585,12 @@ def global_from_local(
     """A :class:`GlobalExplanation` by the one definition, from local values.
 
     ``per_class_values`` = mean over rows of ``|local|`` per class, ``global`` = their mean
-    over classes; for regression ``global`` = mean over rows of ``|local|``.
+    over classes; for regression ``global`` = mean over rows of ``|local|``. The local
+    values' ``standard_errors``, if given, are kept with them (dropped without them).
     """
     local = np.asarray(local_importance_values, dtype=np.float64)
+    if not include_local:  # standard errors belong to the local values
+        common.pop("standard_errors", None)
     magnitude = np.abs(local).mean(axis=-2)  # (n_classes, n_features) or (n_features,)
     per_class = magnitude if model_task == "classification" else None
     glob = magnitude.mean(axis=0) if model_task == "classification" else magnitude

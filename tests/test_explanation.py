@@ -263,3 +263,53 @@ def test_numeric_eval_data_is_unchanged_and_bad_raw_rows_are_refused():
         mixed([[1.0, "male", 3, True]] * 3, metadata={"raw_schema": RAW_SCHEMA[::-1]})
     with pytest.raises(InputError, match="metadata raw_schema: raw_schema must be a non-empty"):
         mixed([[1.0, "male", 3, True]] * 3, metadata={"raw_schema": {"age": "number"}})
+
+
+def test_standard_errors_round_trip_and_are_absent_unless_given(local_values, tmp_path):
+    """Standard errors (``score(X, uncertainty=True)``) kept with the local values: JSON round
+    trip bit-exact, a global explanation keeps them, an explanation without them writes the
+    same JSON as before (no key)."""
+    se = np.abs(local_values) * 0.1 + np.arange(4) * 1e-3
+    plain = classification(local_values)
+    assert plain.standard_errors is None and "standard_errors" not in plain.to_dict()
+    with_se = classification(local_values, standard_errors=se)
+    assert with_se.standard_errors == se.tolist()
+    data = with_se.to_dict()
+    assert data.pop("standard_errors") == se.tolist()
+    assert data == plain.to_dict() | {"id": with_se.id}
+    back = load_explanation(save_explanation(with_se, tmp_path / "e.json"))
+    assert isinstance(back, GlobalExplanation) and back == with_se
+    np.testing.assert_array_equal(np.asarray(back.standard_errors), se)
+    # without the local values they belong to, none are kept
+    assert (
+        classification(local_values, standard_errors=se, include_local=False).standard_errors
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("se", "message"),
+    [
+        (
+            np.zeros((3, 7, 3)),
+            r"standard_errors must be shaped as local_importance_values \(3, 7, 4\), "
+            r"got \(3, 7, 3\)",
+        ),
+        (np.full((3, 7, 4), -1e-9), "standard_errors must not be negative"),
+        (np.full((3, 7, 4), np.nan), "standard_errors holds non-finite values"),
+    ],
+)
+def test_bad_standard_errors_are_refused(local_values, se, message):
+    with pytest.raises(InputError, match=message):
+        classification(local_values, standard_errors=se)
+
+
+def test_standard_errors_need_local_values():
+    with pytest.raises(InputError, match="standard_errors need the local_importance_values"):
+        GlobalExplanation(
+            global_importance_values=[1.0, 2.0, 3.0, 4.0],
+            standard_errors=[[0.1] * 4],
+            features=FEATURES,
+            method="pfi",
+            model_task="regression",
+        )

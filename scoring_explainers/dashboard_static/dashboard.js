@@ -11,7 +11,7 @@
   const state = {
     runs: [], records: [], run: null, record: null, exp: null, trueYs: null,
     classIndex: 0, k: 10, selected: null, whatIf: null, features: [], rows: 0,
-    local: null, data: null, colour: null, colourLabel: "", global: null,
+    local: null, se: null, data: null, colour: null, colourLabel: "", global: null,
     schema: [], // per feature: null (numeric) or {categories, missing} (categorical)
   };
   const marks = {}; // view -> {xs, ys, rows}: screen positions of drawn points (hit tests)
@@ -79,6 +79,8 @@
     const classification = exp.model_task === "classification";
     const local = exp.local_importance_values;
     state.local = local ? (classification ? local[state.classIndex] : local) : null;
+    const se = exp.standard_errors; // same layout as the local values, when uploaded
+    state.se = se && state.local ? (classification ? se[state.classIndex] : se) : null;
     state.data = exp.eval_data;
     state.schema = featureSchema(exp);
     state.rows = state.local ? state.local.length : state.data ? state.data.length : 0;
@@ -218,12 +220,15 @@
   const NO_DATA = "This explanation carries no evaluation data.";
 
   // Horizontal bars: names, values; signed bars are red (positive) or blue (negative).
-  function bars(svg, names, values, { signed, view }) {
+  // ``errors`` (standard errors, one per value) adds an error bar to each: a thick line
+  // over value ± 1 se and a thin one, with end caps, over value ± 2 se.
+  function bars(svg, names, values, { signed, view, errors }) {
     clear(svg);
     const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
     const labelWidth = 150, n = values.length;
     const row = Math.min(26, (height - 8) / Math.max(n, 1));
-    const lo = signed ? Math.min(0, ...values) : 0, hi = Math.max(0, ...values);
+    const ends = errors ? values.flatMap((v, i) => [v - 2 * errors[i], v + 2 * errors[i]]) : [];
+    const lo = signed ? Math.min(0, ...values, ...ends) : 0, hi = Math.max(0, ...values, ...ends);
     const x = scale([lo, hi === lo ? lo + 1 : hi], [labelWidth, width - 60]);
     svgEl("line", { x1: x(0), x2: x(0), y1: 0, y2: n * row, class: "axis" }, svg);
     values.forEach((v, i) => {
@@ -236,9 +241,22 @@
       const x0 = Math.min(x(0), x(v)), w = Math.max(1, Math.abs(x(v) - x(0)));
       svgEl("rect", { x: x0, y, width: w, height: row * 0.75,
         class: signed ? (v >= 0 ? "bar-pos" : "bar-neg") : "bar" }, g);
-      svgEl("text", { x: Math.max(x(0), x(v)) + 4, y: y + row * 0.6, class: "value" }, g, fmt(v));
+      let right = Math.max(x(0), x(v));
+      if (errors) {
+        const se = errors[i], mid = y + row * 0.375, cap = row * 0.25;
+        const bar = svgEl("g", { class: "error-bar", "data-se": String(se) }, g);
+        svgEl("title", {}, bar, `${names[i]}: ${fmt(v)} ± ${fmt(se)} (1 se); ± ${fmt(2 * se)} (2 se)`);
+        svgEl("line", { class: "se2", x1: x(v - 2 * se), x2: x(v + 2 * se), y1: mid, y2: mid }, bar);
+        for (const end of [v - 2 * se, v + 2 * se]) {
+          svgEl("line", { class: "se2-cap", x1: x(end), x2: x(end), y1: mid - cap, y2: mid + cap }, bar);
+        }
+        svgEl("line", { class: "se1", x1: x(v - se), x2: x(v + se), y1: mid, y2: mid }, bar);
+        right = Math.max(right, x(v + 2 * se));
+      }
+      svgEl("text", { x: right + 4, y: y + row * 0.6, class: "value" }, g, fmt(v));
     });
     svg.dataset.marks = String(n);
+    svg.dataset.errorBars = errors ? String(n) : "0";
   }
 
   // Points on a canvas, one colour bucket at a time; positions kept for clicks.
@@ -493,8 +511,11 @@
     if (!state.local) return message($("local-svg"), NO_LOCAL);
     const values = state.local[state.selected];
     const order = ranked(values, state.k, true);
+    const se = state.se ? state.se[state.selected] : null;
     bars($("local-svg"), order.map((i) => state.features[i]), order.map((i) => values[i]),
-      { signed: true, view: "local" });
+      { signed: true, view: "local", errors: se ? order.map((i) => se[i]) : null });
+    $("local-legend").textContent = se
+      ? "Error bars: the value ± 1 standard error (thick), ± 2 standard errors (thin, capped)." : "";
   }
 
   function drawWhatIfInputs() {
@@ -736,6 +757,7 @@
     drawGlobalViews();
     $("local-title").textContent = state.rows ? "" : "This explanation has no rows to select.";
     clear($("local-svg"));
+    $("local-legend").textContent = "";
     if (state.rows) select(0);
     else if (!state.local) message($("local-svg"), NO_LOCAL);
     timings.render = performance.now() - t1;

@@ -42,7 +42,13 @@ RESERVED_IDS = frozenset({"latest"})
 KINDS = ("local", "global")
 UPLOAD_KEYS = frozenset({"explanation", "comment", "true_ys"})
 #: Members of the explanation's JSON form kept per row (left out of the summary).
-ROW_MEMBERS = ("local_importance_values", "eval_data", "eval_y_predicted", "eval_y_predicted_proba")
+ROW_MEMBERS = (
+    "local_importance_values",
+    "standard_errors",
+    "eval_data",
+    "eval_y_predicted",
+    "eval_y_predicted_proba",
+)
 
 
 def check_id(value: Any, what: str) -> str:
