@@ -38,6 +38,48 @@ def _all_of_size(n_features: int, size: int) -> np.ndarray:
     return masks
 
 
+def _draw_pairs(
+    n_features: int, open_sizes: np.ndarray, p: np.ndarray, n_pairs: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw up to ``n_pairs`` distinct complement pairs, without replacement, in draw order.
+
+    A size is drawn with probability ``p`` among ``open_sizes``, then a uniform subset of
+    that size; a pair (the subset and its complement) drawn before is rejected. Stops early
+    when every pair of the open sizes has been drawn.
+
+    Returns
+    -------
+    ndarray of shape (2 * n_drawn, n_features), bool
+        Rows ``2i`` and ``2i + 1``: the ``i``-th drawn coalition and its complement.
+    """
+    m = n_features
+    available = sum(comb(m, int(s)) for s in open_sizes) // 2  # each pair counted twice
+    target = min(n_pairs, available)
+    seen: set[bytes] = set()
+    drawn: list[np.ndarray] = []
+    while len(drawn) < target:
+        batch = max(64, 2 * (target - len(drawn)))
+        sizes = rng.choice(open_sizes, size=batch, p=p)
+        keys = rng.random((batch, m))
+        # The `size` smallest random keys of a row are a uniform subset of that size.
+        ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+        coalitions = ranks < sizes[:, None]
+        # A pair is known by its member without feature 0.
+        canonical = np.packbits(np.where(coalitions[:, :1], ~coalitions, coalitions), axis=1)
+        for coalition, key in zip(coalitions, canonical, strict=True):
+            name = key.tobytes()
+            if name in seen:
+                continue
+            seen.add(name)
+            drawn.append(coalition)
+            if len(drawn) == target:
+                break
+    if not drawn:
+        return np.zeros((0, m), dtype=bool)
+    first = np.array(drawn)
+    return np.stack([first, ~first], axis=1).reshape(-1, m)
+
+
 def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -> CoalitionDesign:
     """Choose the coalitions to evaluate within a budget of ``nsamples``.
 
@@ -46,7 +88,12 @@ def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -
     while the budget, spent in proportion to the kernel mass still open, covers a whole
     pair; the rest of the budget goes to paired sampling: each drawn coalition is
     evaluated together with its complement (antithetic pairs cancel the odd-order
-    sampling error), sizes drawn in proportion to their kernel mass, duplicates merged.
+    sampling error), sizes drawn in proportion to their kernel mass, pairs drawn without
+    replacement (a pair drawn before is rejected and drawn anew; the sampling stops early when the
+    open sizes have no pair left), kept in draw order, each sampled coalition weighted
+    ``open mass / number sampled``. The design's ``units`` record this: ``-1`` for the
+    enumerated coalitions, then one unit per drawn pair (see
+    :class:`~scoring_explainers.runtime._design.CoalitionDesign`).
 
     Parameters
     ----------
@@ -64,7 +111,8 @@ def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -
         masks = np.concatenate([_all_of_size(m, s) for s in range(1, m)])
         sizes = masks.sum(1)
         weights = (m - 1) / (np.array([comb(m, int(s)) for s in sizes]) * sizes * (m - sizes))
-        return CoalitionDesign(masks, weights / weights.sum(), exact=True)
+        units = np.full(len(masks), -1, dtype=np.int64)
+        return CoalitionDesign(masks, weights / weights.sum(), exact=True, units=units)
 
     mass = _size_mass(m)  # index s-1 -> size s
     blocks: list[np.ndarray] = []
@@ -88,20 +136,20 @@ def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -
         left -= n_pair
         open_mass -= pair_mass
 
+    n_fixed = sum(len(block) for block in blocks)
     if left >= 2 and open_mass > 1e-12:
         open_sizes = np.array([s for s in range(1, m) if s not in complete])
         p = mass[open_sizes - 1] / mass[open_sizes - 1].sum()
-        n_pairs = left // 2
-        drawn_sizes = rng.choice(open_sizes, size=n_pairs, p=p)
-        keys = rng.random((n_pairs, m))
-        # The `size` smallest random keys of a row are a uniform subset of that size.
-        ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
-        sampled = ranks < drawn_sizes[:, None]
-        sampled = np.concatenate([sampled, ~sampled])
-        unique, counts = np.unique(sampled, axis=0, return_counts=True)
-        blocks.append(unique)
-        block_weights.append(counts * (open_mass / len(sampled)))
+        sampled = _draw_pairs(m, open_sizes, p, left // 2, rng)
+        blocks.append(sampled)
+        block_weights.append(np.full(len(sampled), open_mass / max(1, len(sampled))))
 
     masks = np.concatenate(blocks)
     weights = np.concatenate(block_weights)
-    return CoalitionDesign(masks, weights / weights.sum(), exact=False)
+    units = np.concatenate(
+        [
+            np.full(n_fixed, -1, dtype=np.int64),
+            np.repeat(np.arange((len(masks) - n_fixed) // 2, dtype=np.int64), 2),
+        ]
+    )
+    return CoalitionDesign(masks, weights / weights.sum(), exact=False, units=units)

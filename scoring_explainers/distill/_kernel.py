@@ -110,6 +110,7 @@ def from_model(
         background_weights=weights,
         masks=design.masks,
         coalition_weights=design.weights,
+        coalition_units=design.units,
         exact=design.exact,
         max_synthetic_rows=max_synthetic_rows,
         max_features=max_features,

@@ -49,6 +49,18 @@ def raise_if_cancelled(cancel: CancelToken | None) -> None:
         raise ExplanationCancelled("the explanation was cancelled before it finished")
 
 
+def _checked_tolerance(tolerance: Any) -> float | None:
+    """``tolerance`` as a positive finite float (or None); ValueError otherwise."""
+    if tolerance is None:
+        return None
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float | np.number):
+        raise ValueError(f"tolerance must be a positive number, got {tolerance!r}")
+    value = float(tolerance)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"tolerance must be a positive finite number, got {tolerance!r}")
+    return value
+
+
 def _is_dataframe(X: Any) -> bool:
     return hasattr(X, "columns") and hasattr(X, "to_numpy") and hasattr(X, "dtypes")
 
@@ -145,6 +157,14 @@ class ScoreResult:
         ``importances.sum(-1) + expected_value == output`` per row and class.
     method : str
         ``"kernel"``, ``"tree"`` or ``"linear"``.
+    standard_errors : ndarray or None
+        Same layout as ``local_importance_values``: the standard error of each value
+        (jackknife over the sampled coalitions of a Kernel design; zero where the values
+        are exact: enumerated designs, tree and linear explainers). ``None`` unless
+        ``score`` was asked for ``uncertainty`` or given a ``tolerance``.
+    coalitions_used : ndarray of shape (n_rows,), int64, or None
+        Coalitions evaluated for each row (Kernel; 0 for tree and linear explainers).
+        Present exactly when ``standard_errors`` is.
     """
 
     predictions: np.ndarray
@@ -155,6 +175,8 @@ class ScoreResult:
     classes: list[Any] | None
     output_space: OutputSpace
     method: str
+    standard_errors: np.ndarray | None = None
+    coalitions_used: np.ndarray | None = None
 
     def top_features(self, k: int) -> tuple[list[list[str]], np.ndarray]:
         """The ``k`` features with the largest absolute importance in each row.
@@ -200,6 +222,10 @@ class ScoreResult:
             out["probabilities"] = self.probabilities.tolist()
         if self.classes is not None:
             out["classes"] = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
+        if self.standard_errors is not None:
+            out["standard_errors"] = self.standard_errors.tolist()
+        if self.coalitions_used is not None:
+            out["coalitions_used"] = self.coalitions_used.tolist()
         return out
 
     def to_body(self, top_k: int | None = None, *, arrays: bool = False) -> dict[str, Any]:
@@ -210,7 +236,8 @@ class ScoreResult:
         (a float for a 0-d value), ``features``, ``output_space``, ``method``; with
         probabilities, ``probabilities`` and ``classes``; with ``top_k``, ``top_k``:
         ``{"features": n_rows lists of k names, "values": (n_rows, k)}`` (see
-        :meth:`top_features`).
+        :meth:`top_features`); then ``standard_errors`` and ``coalitions_used`` when the
+        result has them (else the body is as without them, byte for byte).
 
         Parameters
         ----------
@@ -248,6 +275,10 @@ class ScoreResult:
         if top_k is not None:
             names, values = self.top_features(top_k)
             body["top_k"] = {"features": names, "values": out(values)}
+        if self.standard_errors is not None:
+            body["standard_errors"] = out(self.standard_errors)
+        if self.coalitions_used is not None:
+            body["coalitions_used"] = out(self.coalitions_used)
         return body
 
 
@@ -515,6 +546,20 @@ class ScoringExplainer(ABC):
         raise_if_cancelled(cancel)
         return self._attribute(X, outputs)
 
+    def _attribute_uncertain(
+        self,
+        X: np.ndarray,
+        outputs: np.ndarray | None,
+        cancel: CancelToken | None,
+        tolerance: float | None,
+        get_raw: bool | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Values and standard errors, both (n_rows, n_features, n_outputs) in the
+        reported space, and the coalitions used per row (n_rows,). Exact explainers: zero
+        errors, no coalitions, ``tolerance`` ignored; Kernel overrides it."""
+        values = self._to_raw(self._attribute_until(X, outputs, cancel), get_raw)
+        return values, np.zeros_like(values), np.zeros(X.shape[0], dtype=np.int64)
+
     def _layout(self, values: np.ndarray) -> np.ndarray:
         if self.task == "classification":
             return np.ascontiguousarray(values.transpose(2, 0, 1))
@@ -550,6 +595,8 @@ class ScoringExplainer(ABC):
         *,
         timings: dict[str, float] | None = None,
         cancel: CancelToken | None = None,
+        uncertainty: bool = False,
+        tolerance: float | None = None,
     ) -> ScoreResult:
         """Predictions, probabilities and local importances in one pass.
 
@@ -563,6 +610,15 @@ class ScoringExplainer(ABC):
             Stop early, raising :class:`ExplanationCancelled`, once ``cancel.is_set()``
             (checked before each chunk of model evaluations): a caller whose answer is no
             longer wanted stops the work from another thread.
+        uncertainty : bool, default False
+            Add :attr:`ScoreResult.standard_errors` and :attr:`ScoreResult.coalitions_used`
+            (zero errors where the values are exact: enumerated Kernel designs, tree and
+            linear explainers).
+        tolerance : float, optional
+            Kernel: evaluate each row's coalitions by checkpoints and stop once its largest
+            standard error (over features and outputs) is at most ``tolerance``, never
+            beyond the distilled design; implies ``uncertainty``. A no-op for exact
+            explainers.
 
         Returns
         -------
@@ -573,8 +629,17 @@ class ScoringExplainer(ABC):
         InputError
             Rows that do not fit :attr:`schema` (see :meth:`RawSchema.encode`), naming the
             row, the column and the value.
+        ValueError
+            ``tolerance`` not a positive finite number, or ``uncertainty``/``tolerance``
+            asked of a sampled Kernel design without sampling units (re-distill it).
         """
-        return self.score_codes(self._schema.encode(X), timings=timings, cancel=cancel)
+        return self.score_codes(
+            self._schema.encode(X),
+            timings=timings,
+            cancel=cancel,
+            uncertainty=uncertainty,
+            tolerance=tolerance,
+        )
 
     def score_codes(
         self,
@@ -582,6 +647,8 @@ class ScoringExplainer(ABC):
         *,
         timings: dict[str, float] | None = None,
         cancel: CancelToken | None = None,
+        uncertainty: bool = False,
+        tolerance: float | None = None,
     ) -> ScoreResult:
         """:meth:`score` for rows already encoded by :attr:`schema` (the service and Spark
         encode while they parse).
@@ -590,13 +657,14 @@ class ScoringExplainer(ABC):
         ----------
         codes : ndarray of shape (n_rows, n_features), float
             As :meth:`RawSchema.encode` returns them.
-        timings, cancel
+        timings, cancel, uncertainty, tolerance
             As :meth:`score`.
 
         Returns
         -------
         ScoreResult
         """
+        tolerance = _checked_tolerance(tolerance)
         codes = np.asarray(codes, dtype=np.float64)
         if codes.ndim != 2 or codes.shape[1] != len(self._schema) or codes.shape[0] == 0:
             raise InputError(
@@ -607,7 +675,13 @@ class ScoringExplainer(ABC):
         start = time.perf_counter()
         predictions, outputs = self._predict(matrix)
         predicted = time.perf_counter()
-        values = self._to_raw(self._attribute_until(matrix, outputs, cancel), None)
+        errors = used = None
+        if uncertainty or tolerance is not None:
+            values, errors, used = self._attribute_uncertain(
+                matrix, outputs, cancel, tolerance, None
+            )
+        else:
+            values = self._to_raw(self._attribute_until(matrix, outputs, cancel), None)
         if timings is not None:
             timings["model"] = predicted - start
             timings["explain"] = time.perf_counter() - predicted
@@ -627,6 +701,8 @@ class ScoringExplainer(ABC):
             classes=self.classes,
             output_space=self._output_space,
             method=self.kind,
+            standard_errors=None if errors is None else self._layout(errors),
+            coalitions_used=used,
         )
 
     # -- persistence hooks (see scoring_explainers.artifact) ----------------------------

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
 from ._base import CancelToken, ScoringExplainer, raise_if_cancelled
-from ._design import CoalitionDesign, projection
+from ._design import (
+    CoalitionDesign,
+    check_units,
+    checkpoints,
+    n_groups,
+    projection,
+    sub_design,
+)
 from ._onnx_model import OnnxModel
 from ._registry import builder
 
@@ -18,6 +27,24 @@ __all__ = ["KernelScoringExplainer"]
 DEFAULT_MAX_SYNTHETIC_ROWS = 8_192
 #: Largest chunk an artifact may ask for (bounds the memory of one model call).
 MAX_CHUNK = 1 << 22
+#: Coalition values held at once per block of rows with standard errors (8 MiB).
+MAX_BLOCK_VALUES = 1 << 20
+
+
+@dataclass(frozen=True)
+class _PrefixMaps:
+    """The linear maps of a prefix of ``u`` sampling units (``s`` coalitions, ``M``
+    players, ``G`` jackknife groups): the prefix's own and, stacked, those of its ``G``
+    delete-a-group sub-designs (zero columns for the deleted coalitions)."""
+
+    projection: np.ndarray  # (M, s)
+    constraint: np.ndarray  # (M,)
+    jack_projection: np.ndarray  # (G * M, s)
+    jack_constraint: np.ndarray  # (G, M)
+    zw: np.ndarray | None  # (M, s), for max_features
+    gram: np.ndarray | None  # (M, M)
+    jack_zw: np.ndarray | None  # (G, M, s)
+    jack_gram: np.ndarray | None  # (G, M, M)
 
 
 class KernelScoringExplainer(ScoringExplainer):
@@ -56,6 +83,7 @@ class KernelScoringExplainer(ScoringExplainer):
         max_synthetic_rows: int = DEFAULT_MAX_SYNTHETIC_ROWS,
         max_features: int | None = None,
         groups: np.ndarray | None = None,
+        coalition_units: np.ndarray | None = None,
         **common: Any,
     ) -> None: ...
 
@@ -80,9 +108,17 @@ class KernelScoringExplainer(ScoringExplainer):
         max_synthetic_rows: int = DEFAULT_MAX_SYNTHETIC_ROWS,
         max_features: int | None = None,
         groups: np.ndarray | None = None,
+        coalition_units: np.ndarray | None = None,
         **common: Any,
     ) -> None:
         """State constructor.
+
+        ``coalition_units`` (optional, shape ``(n_coalitions,)``, int) are the design's
+        sampling units (:class:`~scoring_explainers.runtime._design.CoalitionDesign`):
+        ``-1`` for the enumerated coalitions, first, then ``0, 0, 1, 1, ...``, one
+        complementary pair per unit in draw order. They enable
+        ``score(uncertainty=True)`` and ``score(tolerance=...)``; ``None`` (a design
+        made before units were recorded) allows neither for a sampled design.
 
         ``groups`` (optional, shape ``(n_players, n_columns)``, bool) makes the players the
         input features (the raw features when there is a preprocessor) instead of the
@@ -105,6 +141,16 @@ class KernelScoringExplainer(ScoringExplainer):
             self._raw_players = True
         self.coalition_weights_ = np.asarray(coalition_weights, dtype=np.float64)
         self.exact_ = bool(exact)
+        self.units_: np.ndarray | None = None
+        if coalition_units is not None:
+            self.units_ = check_units(coalition_units, self.masks_)
+            if self.exact_ and (self.units_ >= 0).any():
+                raise ValueError("units: an exact design has no sampled coalitions")
+        n_sampled = 0 if self.units_ is None else int((self.units_ >= 0).sum())
+        self._n_fixed = self.masks_.shape[0] - n_sampled
+        self._n_units = n_sampled // 2
+        self._prefix_maps: dict[int, _PrefixMaps] = {}
+        self._prefix_lock = threading.Lock()
         self.max_synthetic_rows = int(max_synthetic_rows)
         if projection_matrix is None or constraint is None:
             projection_matrix, constraint = projection(
@@ -392,20 +438,210 @@ class KernelScoringExplainer(ScoringExplainer):
 
     def _refit_top(self, phi: np.ndarray, y: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Constrained WLS on each row's ``max_features`` largest features; others 0."""
-        r, _, k = phi.shape
-        keep = np.sort(
+        return self._refit(self._top_features(phi), y, delta, self._zw, self._gram)
+
+    def _top_features(self, phi: np.ndarray) -> np.ndarray:
+        """Each row's ``max_features`` largest features (summed over outputs), sorted:
+        shape (r, t)."""
+        return np.sort(
             np.argsort(-np.abs(phi).sum(axis=2), axis=1, kind="stable")[:, : self.max_features],
             axis=1,
-        )  # (r, t)
-        gram = self._gram[keep[:, :, None], keep[:, None, :]]  # (r, t, t)
-        zwy = np.take_along_axis(np.matmul(self._zw, y), keep[:, :, None], axis=1)  # (r, t, K)
+        )
+
+    @staticmethod
+    def _refit(
+        keep: np.ndarray, y: np.ndarray, delta: np.ndarray, zw: np.ndarray, gram: np.ndarray
+    ) -> np.ndarray:
+        """The constrained WLS of ``y`` (r, S, K) on the features ``keep`` (r, t) of each
+        row, with ``zw = Z.T * w`` (M, S) and ``gram = zw @ Z`` (M, M): shape (r, M, K),
+        zero outside ``keep``."""
+        r, k = y.shape[0], y.shape[2]
+        m = zw.shape[0]
+        gram_keep = gram[keep[:, :, None], keep[:, None, :]]  # (r, t, t)
+        zwy = np.take_along_axis(np.matmul(zw, y), keep[:, :, None], axis=1)  # (r, t, K)
         rhs = np.concatenate([zwy, np.ones((r, keep.shape[1], 1))], axis=2)
-        solved = np.linalg.solve(gram, rhs)
+        solved = np.linalg.solve(gram_keep, rhs)
         a_inv_b, a_inv_1 = solved[:, :, :k], solved[:, :, k:]
         lam = (a_inv_b.sum(axis=1) - delta) / a_inv_1.sum(axis=1)  # (r, K)
-        out = np.zeros_like(phi)
+        out = np.zeros((r, m, k))
         np.put_along_axis(out, keep[:, :, None], a_inv_b - a_inv_1 * lam[:, None, :], axis=1)
         return out
+
+    # -- standard errors and tolerance ----------------------------------------------------
+    @property
+    def n_units(self) -> int:
+        """Sampled units (complementary pairs) of the design; 0 when every coalition is
+        enumerated or the design has no recorded units."""
+        return self._n_units
+
+    def unit_checkpoints(self) -> list[int]:
+        """The unit counts at which ``score(tolerance=...)`` checks the standard errors
+        (see :func:`~scoring_explainers.runtime._design.checkpoints`)."""
+        return checkpoints(self._n_units)
+
+    def _maps(self, n_units: int) -> _PrefixMaps:
+        """The prefix of ``n_units`` units' maps, made once and cached (thread-safe)."""
+        with self._prefix_lock:
+            maps = self._prefix_maps.get(n_units)
+            if maps is None:
+                maps = self._prefix_maps[n_units] = self._make_maps(n_units)
+        return maps
+
+    def _make_maps(self, n_units: int) -> _PrefixMaps:
+        assert self.units_ is not None
+        design = CoalitionDesign(self.masks_, self.coalition_weights_, False, self.units_)
+        total, m = self.masks_.shape
+        s = self._n_fixed + 2 * n_units
+        in_prefix = np.arange(total) < s
+        Z = self.masks_[:s].astype(np.float64)
+        if n_units == self._n_units:
+            P, q = self.projection_, self.constraint_
+        else:
+            P, q = projection(sub_design(design, in_prefix))
+        g_count = n_groups(self._n_units)
+        units = self.units_[:s]
+        jack_p = np.zeros((g_count, m, s))
+        jack_q = np.empty((g_count, m))
+        jack_w = np.zeros((g_count, s))
+        for g in range(g_count):
+            kept = (units < 0) | (units % g_count != g)
+            sub = sub_design(design, in_prefix & np.pad(kept, (0, total - s)))
+            jack_p[g][:, kept], jack_q[g] = projection(sub)
+            jack_w[g, kept] = sub.weights
+        zw = gram = jack_zw = jack_gram = None
+        if self.max_features is not None:
+            if n_units == self._n_units:
+                zw, gram = self._zw, self._gram
+            else:
+                zw = Z.T * sub_design(design, in_prefix).weights
+                gram = zw @ Z
+            jack_zw = Z.T[None] * jack_w[:, None, :]  # (G, M, s)
+            jack_gram = np.matmul(jack_zw, Z)
+        return _PrefixMaps(
+            projection=P,
+            constraint=q,
+            jack_projection=jack_p.reshape(g_count * m, s),
+            jack_constraint=jack_q,
+            zw=zw,
+            gram=gram,
+            jack_zw=jack_zw,
+            jack_gram=jack_gram,
+        )
+
+    def _estimate(
+        self, n_units: int, y: np.ndarray, delta: np.ndarray, get_raw: bool | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Values and jackknife standard errors of a prefix of ``n_units`` units for
+        ``y`` (r, s, K) and ``delta`` (r, K), in the reported space: both (r, M', K).
+
+        On the whole design the values are exactly :meth:`_project`'s.
+        """
+        maps = self._maps(n_units)
+        r, _, k = y.shape
+        m = maps.constraint.shape[0]
+        g_count = maps.jack_constraint.shape[0]
+        phi: np.ndarray = (
+            np.matmul(maps.projection, y) + maps.constraint[None, :, None] * delta[:, None, :]
+        )
+        reps = np.matmul(maps.jack_projection, y).reshape(r, g_count, m, k)
+        reps += maps.jack_constraint[None, :, :, None] * delta[:, None, None, :]
+        if self.max_features is not None:
+            assert maps.zw is not None and maps.gram is not None
+            assert maps.jack_zw is not None and maps.jack_gram is not None
+            keep = self._top_features(phi)
+            phi = self._refit(keep, y, delta, maps.zw, maps.gram)
+            for g in range(g_count):
+                reps[:, g] = self._refit(keep, y, delta, maps.jack_zw[g], maps.jack_gram[g])
+        values = self._to_raw(phi, get_raw)
+        reps = self._to_raw(reps.reshape(r * g_count, m, k), get_raw)
+        reps = reps.reshape(r, g_count, *reps.shape[1:])
+        spread = reps - reps.mean(axis=1, keepdims=True)
+        errors = np.sqrt((g_count - 1) / g_count * (spread * spread).sum(axis=1))
+        return values, errors
+
+    def _range_plan(self, n_rows: int, start: int, stop: int) -> Iterator[tuple[slice, slice]]:
+        """:meth:`chunk_plan` for the coalitions ``start:stop`` only."""
+        s, b = stop - start, self.background_.shape[0]
+        if s * b <= self.max_synthetic_rows:
+            step = max(1, self.max_synthetic_rows // (s * b))
+            for first in range(0, n_rows, step):
+                yield slice(first, min(n_rows, first + step)), slice(start, stop)
+        else:
+            step = max(1, self.max_synthetic_rows // b)
+            for i in range(n_rows):
+                for c in range(start, stop, step):
+                    yield slice(i, i + 1), slice(c, min(stop, c + step))
+
+    def _attribute_uncertain(
+        self,
+        X: np.ndarray,
+        outputs: np.ndarray | None,
+        cancel: CancelToken | None,
+        tolerance: float | None,
+        get_raw: bool | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Values, standard errors (both (n, M', K), reported space) and coalitions used
+        per row (n,).
+
+        Without ``tolerance`` every row uses the whole design (values exactly as
+        :meth:`_attribute`). With it, each row is evaluated on the enumerated coalitions
+        plus the units of the first checkpoint, then the next checkpoint's, ..., until its
+        largest standard error is at most ``tolerance`` or the design is used up. A row's
+        values and errors depend on that row alone.
+        """
+        if self.units_ is None and not self.exact_:
+            raise ValueError(
+                "this explainer's coalition design has no sampling units (it was distilled "
+                "before standard errors existed): re-distill it for uncertainty or tolerance"
+            )
+        if outputs is None:
+            outputs = self._model.outputs(X)
+        n, total = X.shape[0], self.masks_.shape[0]
+        if self._n_units == 0:  # every coalition enumerated: no sampling error
+            values = self._to_raw(self._attribute_until(X, outputs, cancel), get_raw)
+            return values, np.zeros_like(values), np.full(n, total, dtype=np.int64)
+        if self._n_units < 2:
+            raise ValueError(
+                "the design has a single sampled unit: no standard error can be estimated; "
+                "re-distill with a larger nsamples"
+            )
+        stages = checkpoints(self._n_units) if tolerance is not None else [self._n_units]
+        expected = self._expected_values
+        X32 = X.astype(np.float32)
+        k = outputs.shape[1]
+        width = self.n_features if get_raw is not False else self.masks_.shape[1]
+        values = np.empty((n, width, k))
+        errors = np.empty((n, width, k))
+        used = np.empty(n, dtype=np.int64)
+        block = max(1, MAX_BLOCK_VALUES // (total * k))
+        for first in range(0, n, block):
+            rows = np.arange(first, min(n, first + block))
+            y = np.empty((len(rows), total, k))
+            active = np.arange(len(rows))  # positions in `rows`
+            start = 0
+            for u in stages:
+                stop = self._n_fixed + 2 * u
+                x_active = X32[rows[active]]
+                for part, coalitions in self._range_plan(len(active), start, stop):
+                    raise_if_cancelled(cancel)
+                    y[active[part], coalitions] = self._coalition_values(x_active[part], coalitions)
+                delta = outputs[rows[active]] - expected
+                phi, se = self._estimate(
+                    u, np.ascontiguousarray(y[active, :stop]) - expected, delta, get_raw
+                )
+                done = (
+                    np.ones(len(active), dtype=bool)
+                    if u == self._n_units
+                    else se.max(axis=(1, 2)) <= tolerance
+                )
+                values[rows[active[done]]] = phi[done]
+                errors[rows[active[done]]] = se[done]
+                used[rows[active[done]]] = stop
+                active = active[~done]
+                if not len(active):
+                    break
+                start = stop
+        return values, errors, used
 
     # -- persistence ------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -419,6 +655,8 @@ class KernelScoringExplainer(ScoringExplainer):
         }
         if self.groups_ is not None:
             arrays["groups"] = self.groups_
+        if self.units_ is not None:
+            arrays["units"] = self.units_
         return arrays
 
     def _settings(self) -> dict[str, Any]:
@@ -429,6 +667,8 @@ class KernelScoringExplainer(ScoringExplainer):
         }
         if self.groups_ is not None:
             settings["players"] = "raw"
+        if self.units_ is not None:
+            settings["units"] = True
         return settings
 
     @classmethod
@@ -446,6 +686,8 @@ class KernelScoringExplainer(ScoringExplainer):
         }
         if settings.get("players") == "raw":
             shapes["groups"] = (n_raw, n_features)
+        if settings.get("units") is True:  # the design's sampling units (optional)
+            shapes["units"] = (None,)
         return shapes
 
     @classmethod
@@ -473,8 +715,14 @@ class KernelScoringExplainer(ScoringExplainer):
         players = settings.get("players", "model")
         if players not in ("model", "raw"):
             raise ValueError("settings.players must be 'model' or 'raw'")
+        if not isinstance(settings.get("units", False), bool):
+            raise ValueError("settings.units must be true or false")
+        units = arrays.get("units")
+        if units is not None and units.dtype.kind not in "iu":
+            raise ValueError(f"units must be an integer array, got dtype {units.dtype}")
         return cls(
             groups=arrays.get("groups"),
+            coalition_units=units,
             background=arrays["background"],
             background_weights=arrays["background_weights"],
             masks=arrays["masks"],
