@@ -8,13 +8,14 @@ takes the requests that need nothing of the framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.types import Receive
 
 from ._openapi import error_docs, schema
@@ -30,6 +31,18 @@ __all__ = ["INLINE_PARSE_BYTES", "ScoreController", "score_answer"]
 #: worker thread with the scoring.
 INLINE_PARSE_BYTES = 64 * 1024
 
+_UNCERTAINTY = (
+    "true (or 1): add standard_errors, each importance's standard error (same layout as "
+    "local_importance_values; zero for exact explainers: tree, linear, enumerated Kernel "
+    "designs), and coalitions_used, the coalitions evaluated per row. false (or 0, the "
+    "default): neither."
+)
+_TOLERANCE = (
+    "A positive number: evaluate each row's coalitions until every standard error of the "
+    "row is at most this (within the artifact's budget); adds standard_errors and "
+    "coalitions_used."
+)
+
 
 async def score_answer(
     runtime: ScoringRuntime,
@@ -37,18 +50,23 @@ async def score_answer(
     top_k: int | None,
     lifetime: RequestLifetime,
     receive: Receive,
+    *,
+    uncertainty: bool = False,
+    tolerance: float | None = None,
 ) -> bytes:
     """A ``/score`` body's answer, encoded: cheap requests on the event loop, others in a
     worker thread that stops at its next chunk when the client leaves or the deadline
     passes (``ClientGone``, ``DeadlineExceeded``); a large body is parsed in one of the
-    runtime's parse slots."""
+    runtime's parse slots. ``uncertainty`` and ``tolerance`` as
+    :meth:`ScoringRuntime.respond`."""
+    respond = partial(runtime.respond, uncertainty=uncertainty, tolerance=tolerance)
     if len(body) <= INLINE_PARSE_BYTES:
         matrix = runtime.parse(body)
         if runtime.is_cheap(len(matrix)):  # a thread hop would cost more than the work
-            return encode(runtime.respond(matrix, top_k))
+            return encode(respond(matrix, top_k))
     else:
         matrix = await runtime.parse_slots.run(runtime.parse, body)
-    return encode(await run_in_worker(lifetime, receive, runtime.respond, matrix, top_k))
+    return encode(await run_in_worker(lifetime, receive, respond, matrix, top_k))
 
 
 @dataclass
@@ -89,13 +107,25 @@ class ScoreController(Controller):
         runtime: NamedDependency[ScoringRuntime],
         settings: NamedDependency[Settings],
         top_k: FromQuery[int | None] = None,
+        uncertainty: Annotated[bool | None, QueryParameter(description=_UNCERTAINTY)] = None,
+        tolerance: Annotated[float | None, QueryParameter(description=_TOLERANCE)] = None,
     ) -> Response[bytes]:
-        """Score rows. ``?top_k=K`` adds each row's K most important features."""
+        """Score rows. ``?top_k=K`` adds each row's K most important features,
+        ``?uncertainty=true`` their standard errors, ``?tolerance=T`` stops each row's
+        coalitions once every standard error is below ``T``."""
         check_json(request.headers.get("content-type"))
         lifetime = RequestLifetime(settings.request_timeout_seconds)
         check_length(request.headers.get("content-length"), settings.max_body_bytes)
         body = await read_body(request.receive, settings.max_body_bytes)
-        answer = await score_answer(runtime, body, top_k, lifetime, request.receive)
+        answer = await score_answer(
+            runtime,
+            body,
+            top_k,
+            lifetime,
+            request.receive,
+            uncertainty=bool(uncertainty),
+            tolerance=tolerance,
+        )
         return Response(answer, media_type=MediaType.JSON)
 
     @get(

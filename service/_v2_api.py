@@ -12,7 +12,6 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath
 
-from scoring_explainers import InputError
 from scoring_explainers._version import __version__
 from scoring_explainers.runtime import RawSchema
 
@@ -30,7 +29,14 @@ from .schemas import (
     V2ModelMetadata,
 )
 from .settings import Settings
-from .v2 import InferenceRequest, column_datatype, decode_v2, rows_from_v2, v2_outputs
+from .v2 import (
+    InferenceRequest,
+    column_datatype,
+    decode_v2,
+    rows_from_v2,
+    v2_options,
+    v2_outputs,
+)
 
 __all__ = ["V2Controller"]
 
@@ -180,6 +186,11 @@ class V2Controller(Controller):
         ]
         if explainer.task == "classification":
             outputs.insert(1, {"name": "probabilities", "datatype": "FP64", "shape": [-1, k]})
+        if runtime.estimates_errors:  # sent when asked for (parameters.uncertainty, .tolerance)
+            outputs += [
+                {"name": "standard_errors", "datatype": "FP64", "shape": shape},
+                {"name": "coalitions_used", "datatype": "INT64", "shape": [-1]},
+            ]
         body = {
             "name": settings.name,
             "platform": "scoring-explainers",
@@ -219,13 +230,14 @@ class V2Controller(Controller):
         else:
             data, matrix = await runtime.parse_slots.run(_parse, runtime, max_rows, body)
         del body
-        top_k = (data.parameters or {}).get("top_k")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-            raise InputError("parameters.top_k must be an integer")
+        top_k, uncertainty, tolerance = v2_options(data)
+        runtime.check_tolerance(tolerance)
         model_name = settings.name
 
         def work(cancel: RequestLifetime) -> dict[str, Any]:
-            result = runtime.score_matrix(matrix, cancel)
+            result = runtime.score_matrix(
+                matrix, cancel, uncertainty=uncertainty, tolerance=tolerance
+            )
             body: dict[str, Any] = {
                 "model_name": model_name,
                 "id": data.id or str(uuid.uuid4()),

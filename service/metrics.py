@@ -15,6 +15,9 @@ __all__ = ["Metrics"]
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _ATTRIBUTION = tuple(float(x) for x in np.logspace(-4, 3, 15))
+#: Coalitions a row used under a tolerance: powers of two (designs hold up to a few
+#: thousand coalitions).
+_COALITIONS = tuple(float(2**k) for k in range(3, 15))
 #: Above this many features the per-feature attribution histogram is not kept (series
 #: per feature would swamp Prometheus); the other metrics remain.
 MAX_FEATURE_SERIES = 256
@@ -142,6 +145,13 @@ class Metrics:
             _ATTRIBUTION,
         )
         r.register(self.attribution)
+        self.coalitions = Histogram(
+            "scoring_coalitions_used",
+            "Per row scored with a tolerance, the coalitions evaluated before every standard "
+            "error was below it (or the artifact's budget ran out)",
+            buckets=_COALITIONS,
+            registry=r,
+        )
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def set_artifact(
@@ -173,6 +183,11 @@ class Metrics:
         self.model_seconds.observe(timings.get("model", 0.0))
         self.explain_seconds.observe(timings.get("explain", 0.0))
         self.attribution.observe(values)
+
+    def observe_coalitions(self, coalitions_used: np.ndarray) -> None:
+        """One observation per row: the coalitions it used under a tolerance."""
+        for count in np.asarray(coalitions_used).reshape(-1).tolist():
+            self.coalitions.observe(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from scoring_explainers import InputError
+from scoring_explainers import InputError, ScoringExplainersError
 from scoring_explainers.runtime import (
     FORMAT_VERSION,
     CancelToken,
+    KernelScoringExplainer,
     LinearScoringExplainer,
     ScoreResult,
     ScoringExplainer,
@@ -152,6 +154,16 @@ class ScoringRuntime:
                 )
             return self._explainer
 
+    @property
+    def estimates_errors(self) -> bool:
+        """Whether the artifact answers ``uncertainty`` and ``tolerance``: every one but a
+        sampled Kernel design without sampling units (distilled before they were kept) or
+        with a single one (no error to estimate from), which the library refuses."""
+        explainer = self.explainer
+        if not isinstance(explainer, KernelScoringExplainer):
+            return True
+        return not ((explainer.units_ is None and not explainer.exact_) or explainer.n_units == 1)
+
     # -- scoring -------------------------------------------------------------------------
     def check_top_k(self, top_k: int | None) -> int | None:
         if top_k is None:
@@ -160,13 +172,56 @@ class ScoringRuntime:
             raise InputError(f"top_k must be between 1 and {self.settings.top_k_max}")
         return top_k
 
-    def score_matrix(self, matrix: np.ndarray, cancel: CancelToken | None = None) -> ScoreResult:
+    @staticmethod
+    def check_tolerance(tolerance: float | None) -> float | None:
+        """``tolerance`` when it is ``None`` or a positive finite number, else an
+        :class:`InputError` (a 422) saying so."""
+        if tolerance is None:
+            return None
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not math.isfinite(tolerance)
+            or tolerance <= 0
+        ):
+            raise InputError(f"tolerance must be a positive finite number, got {tolerance!r}")
+        return float(tolerance)
+
+    def score_matrix(
+        self,
+        matrix: np.ndarray,
+        cancel: CancelToken | None = None,
+        *,
+        uncertainty: bool = False,
+        tolerance: float | None = None,
+    ) -> ScoreResult:
         """Score rows encoded by the artifact's schema (what :meth:`parse` and the V2
         parser return); ``cancel`` (a request's lifetime) stops the work at its next
-        chunk."""
+        chunk. ``uncertainty`` adds the standard errors, ``tolerance`` (checked by
+        :meth:`check_tolerance`) stops each row's coalitions once every standard error
+        is below it. An artifact that cannot estimate its error (a Kernel artifact
+        distilled before designs kept their sampling units) refuses both with the
+        library's message, as an :class:`InputError` (a 422)."""
         timings: dict[str, float] = {}
-        result = self.explainer.score_codes(matrix, timings=timings, cancel=cancel)
+        tolerance = self.check_tolerance(tolerance)
+        if not (uncertainty or tolerance is not None):  # the path of every plain request
+            result = self.explainer.score_codes(matrix, timings=timings, cancel=cancel)
+        else:
+            try:
+                result = self.explainer.score_codes(
+                    matrix,
+                    timings=timings,
+                    cancel=cancel,
+                    uncertainty=uncertainty,
+                    tolerance=tolerance,
+                )
+            except ScoringExplainersError:
+                raise
+            except ValueError as exc:  # the library's refusal: the request asked too much
+                raise InputError(str(exc)) from exc
         self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
+        if tolerance is not None and result.coalitions_used is not None:
+            self.metrics.observe_coalitions(result.coalitions_used)
         return result
 
     def is_cheap(self, n_rows: int) -> bool:
@@ -185,15 +240,32 @@ class ScoringRuntime:
         return parse_rows(raw, explainer.schema, max_rows=self.settings.max_rows)
 
     def respond(
-        self, matrix: np.ndarray, top_k: int | None = None, cancel: CancelToken | None = None
+        self,
+        matrix: np.ndarray,
+        top_k: int | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        uncertainty: bool = False,
+        tolerance: float | None = None,
     ) -> dict[str, Any]:
         """Score rows; the ``/score`` response as a dict of arrays (``ScoreResult.to_body``,
-        numeric arrays left for :func:`encode` to write natively)."""
+        numeric arrays left for :func:`encode` to write natively): ``standard_errors``
+        with ``uncertainty`` or ``tolerance``, ``coalitions_used`` with ``tolerance``
+        (see :meth:`score_matrix`)."""
         top_k = self.check_top_k(top_k)
-        return self.score_matrix(matrix, cancel).to_body(top_k, arrays=True)
+        result = self.score_matrix(matrix, cancel, uncertainty=uncertainty, tolerance=tolerance)
+        return result.to_body(top_k, arrays=True)
 
     def score_body(
-        self, raw: bytes | str, top_k: int | None = None, cancel: CancelToken | None = None
+        self,
+        raw: bytes | str,
+        top_k: int | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        uncertainty: bool = False,
+        tolerance: float | None = None,
     ) -> dict[str, Any]:
         """Parse and score a ``/score`` body (what ``run()`` and large requests use)."""
-        return self.respond(self.parse(raw), top_k, cancel)
+        return self.respond(
+            self.parse(raw), top_k, cancel, uncertainty=uncertainty, tolerance=tolerance
+        )

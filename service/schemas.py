@@ -60,7 +60,10 @@ class ScoreResponse(msgspec.Struct):
 
     ``local_importance_values`` is ``[class][row][feature]`` for classification and
     ``[row][feature]`` for regression; per row and class,
-    ``sum(values) + expected_value == output`` in ``output_space``.
+    ``sum(values) + expected_value == output`` in ``output_space``. ``standard_errors``
+    (with ``?uncertainty=true`` or ``?tolerance=``): each importance's standard error, same
+    layout, and ``coalitions_used``: per row, the coalitions evaluated (0 for exact
+    explainers).
     """
 
     predictions: list[Any]
@@ -72,6 +75,8 @@ class ScoreResponse(msgspec.Struct):
     probabilities: list[list[float]] | None = None
     classes: list[Any] | None = None
     top_k: TopK | None = None
+    standard_errors: list[Any] | None = None
+    coalitions_used: list[int] | None = None
 
 
 class ExplanationRecord(msgspec.Struct):
@@ -144,7 +149,9 @@ class V2Tensor(msgspec.Struct):
 
 class V2InferenceResponse(msgspec.Struct):
     """Outputs ``predictions``, ``probabilities`` (classification),
-    ``local_importance_values`` and ``expected_values``, flattened row-major."""
+    ``local_importance_values`` and ``expected_values``, flattened row-major; with
+    ``parameters.uncertainty`` or ``parameters.tolerance`` (or asked for by name)
+    ``standard_errors`` and ``coalitions_used``."""
 
     model_name: str
     outputs: list[V2Tensor]
@@ -180,7 +187,10 @@ V2_INFER_REQUEST_SCHEMA: dict[str, Any] = {
     "description": (
         "One [n_rows, n_features] input, or one [n_rows] (or [n_rows, 1]) input per feature "
         "named after it; data row-major, flat or nested; numbers, null for a missing value "
-        "(true/false in a BOOL input). parameters.top_k adds each row's top features."
+        "(true/false in a BOOL input). parameters.top_k adds each row's top features; "
+        "parameters.uncertainty (true) adds the standard_errors and coalitions_used outputs; "
+        "parameters.tolerance (a positive number) stops each row's coalitions once every "
+        "standard error is below it, and adds them too."
     ),
     "required": ["inputs"],
     "properties": {

@@ -35,12 +35,21 @@ def init(artifact: str | None = None) -> None:
     _runtime = runtime
 
 
-def run(raw_data: str | bytes, top_k: int | None = None) -> dict[str, Any]:
-    """Score a JSON body; bad input gives ``{"error": "..."}`` instead of raising."""
+def run(
+    raw_data: str | bytes,
+    top_k: int | None = None,
+    *,
+    uncertainty: bool = False,
+    tolerance: float | None = None,
+) -> dict[str, Any]:
+    """Score a JSON body; bad input gives ``{"error": "..."}`` instead of raising.
+
+    ``top_k``, ``uncertainty`` and ``tolerance`` as the query parameters of
+    ``POST /score`` (``standard_errors`` and ``coalitions_used`` in the answer)."""
     if _runtime is None:
         raise RuntimeError("call init() before run()")
     try:
-        result = _runtime.score_body(raw_data, top_k)
+        result = _runtime.score_body(raw_data, top_k, uncertainty=uncertainty, tolerance=tolerance)
     except ScoringExplainersError as exc:
         return {"error": str(exc)}
     decoded: dict[str, Any] = orjson.loads(encode(result))

@@ -30,6 +30,7 @@ __all__ = [
     "column_datatype",
     "decode_v2",
     "rows_from_v2",
+    "v2_options",
     "v2_outputs",
 ]
 
@@ -48,6 +49,9 @@ _NUMERIC = {
     "FP64",
 }
 OUTPUT_NAMES = ("predictions", "probabilities", "local_importance_values", "expected_values")
+#: Outputs sent when asked for: by name in ``outputs``, or by ``parameters.uncertainty``
+#: or ``parameters.tolerance``.
+UNCERTAINTY_OUTPUTS = ("standard_errors", "coalitions_used")
 #: What a tensor's values may be: numbers and null, and also true/false in a BOOL tensor.
 _NUMBERS: frozenset[type] = frozenset({int, float, type(None)})
 _BOOLS = _NUMBERS | {bool}
@@ -319,16 +323,43 @@ def _datatype(values: np.ndarray) -> str:
     return {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}.get(values.dtype.kind, "BYTES")
 
 
+def v2_options(request: InferenceRequest) -> tuple[Any, bool, Any]:
+    """A request's ``parameters.top_k`` (checked to be an integer), whether it asks for
+    standard errors (``parameters.uncertainty``, or the ``standard_errors`` or
+    ``coalitions_used`` output by name) and its ``parameters.tolerance`` (checked to be a
+    number; the runtime checks it is positive and finite)."""
+    parameters = request.parameters or {}
+    top_k = parameters.get("top_k")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        raise InputError("parameters.top_k must be an integer")
+    uncertainty = parameters.get("uncertainty", False)
+    if not isinstance(uncertainty, bool):
+        raise InputError(f"parameters.uncertainty must be true or false, got {uncertainty!r:.40}")
+    tolerance = parameters.get("tolerance")
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, int | float)
+    ):
+        raise InputError(f"parameters.tolerance must be a number, got {tolerance!r:.40}")
+    asked = any(o.name in UNCERTAINTY_OUTPUTS for o in request.outputs or ())
+    return top_k, uncertainty or asked, tolerance
+
+
 def v2_outputs(result: ScoreResult, requested: list[RequestOutput] | None) -> list[dict[str, Any]]:
-    names = [o.name for o in requested] if requested else list(OUTPUT_NAMES)
-    unknown = [n for n in names if n not in OUTPUT_NAMES]
+    """The output tensors: those ``requested`` by name, else every output of the model
+    (``OUTPUT_NAMES``) and the standard errors and coalitions used when the result has
+    them; an output the result lacks (probabilities of a regression) is left out."""
+    available = [*OUTPUT_NAMES, *UNCERTAINTY_OUTPUTS]
+    names = [o.name for o in requested] if requested else list(available)
+    unknown = [n for n in names if n not in available]
     if unknown:
-        raise InputError(f"unknown outputs {unknown}; available: {list(OUTPUT_NAMES)}")
+        raise InputError(f"unknown outputs {unknown}; available: {available}")
     tensors: dict[str, np.ndarray | None] = {
         "predictions": result.predictions,
         "probabilities": result.probabilities,
         "local_importance_values": result.local_importance_values,
         "expected_values": np.atleast_1d(result.expected_values),
+        "standard_errors": result.standard_errors,
+        "coalitions_used": result.coalitions_used,
     }
     out = []
     for name in names:

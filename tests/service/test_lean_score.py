@@ -11,6 +11,7 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
@@ -176,6 +177,32 @@ def _ridge_cases() -> dict[str, tuple[list[bytes], dict[str, Any], int, bool]]:
         "top_k leading zero": ([rows], {"query": b"top_k=02"}, 400, False),
         "top_k empty": ([rows], {"query": b"top_k="}, 400, False),
         "other query": ([rows], {"query": b"top_k=2&x=1"}, 200, False),
+        "uncertainty": ([rows], {"query": b"uncertainty=true"}, 200, True),
+        "uncertainty 1": ([rows], {"query": b"uncertainty=1"}, 200, True),
+        "uncertainty false": ([rows], {"query": b"uncertainty=false"}, 200, True),
+        "uncertainty 0": ([rows], {"query": b"uncertainty=0"}, 200, True),
+        "uncertainty True": ([rows], {"query": b"uncertainty=True"}, 200, False),
+        "uncertainty yes": ([rows], {"query": b"uncertainty=yes"}, 400, False),
+        "uncertainty empty": ([rows], {"query": b"uncertainty="}, 400, False),
+        "uncertainty twice": ([rows], {"query": b"uncertainty=1&uncertainty=0"}, 200, False),
+        "tolerance": ([rows], {"query": b"tolerance=0.01"}, 200, True),
+        "tolerance exponent": ([rows], {"query": b"tolerance=5e-3"}, 200, True),
+        "all parameters": (
+            [rows],
+            {"query": b"tolerance=1e-3&top_k=2&uncertainty=true"},
+            200,
+            True,
+        ),
+        "tolerance 0": ([rows], {"query": b"tolerance=0"}, 422, True),
+        "tolerance underflow": ([rows], {"query": b"tolerance=1e-400"}, 422, True),
+        "tolerance negative": ([rows], {"query": b"tolerance=-1"}, 422, False),
+        "tolerance nan": ([rows], {"query": b"tolerance=nan"}, 422, False),
+        "tolerance inf": ([rows], {"query": b"tolerance=inf"}, 422, False),
+        "tolerance overflow": ([rows], {"query": b"tolerance=1e999"}, 400, False),
+        "tolerance not a number": ([rows], {"query": b"tolerance=x"}, 400, False),
+        "tolerance leading zero": ([rows], {"query": b"tolerance=007"}, 400, False),
+        "tolerance empty": ([rows], {"query": b"tolerance="}, 400, False),
+        "tolerance with a bad body": ([b"{bad"], {"query": b"tolerance=0.1"}, 400, True),
         "charset": (
             [rows],
             {"headers": ((b"content-type", b"application/json; charset=utf-8"),)},
@@ -249,7 +276,32 @@ def test_lean_path_answers_as_litestar(artifacts, tmp_path, name):
     if status != 200:
         assert body["status"] == status and body["error"]
     else:
-        assert np.asarray(body["local_importance_values"]).shape[-1] == 6
+        values = np.asarray(body["local_importance_values"])
+        assert values.shape[-1] == 6
+        query = parse_qs(kwargs.get("query", b"").decode())  # the last value counts
+        if "tolerance" in query or query.get("uncertainty", ["0"])[-1].lower() in ("true", "1"):
+            assert np.asarray(body["standard_errors"]).shape == values.shape
+            assert not np.any(body["standard_errors"])  # linear: exact
+            assert body["coalitions_used"] == [0]  # linear: no coalitions
+        else:
+            assert "standard_errors" not in body and "coalitions_used" not in body
+
+
+BAD_PARAMETERS = {
+    b"tolerance=0": "tolerance must be a positive finite number, got 0.0",
+    b"tolerance=nan": "tolerance must be a positive finite number, got nan",
+    b"tolerance=-1": "tolerance must be a positive finite number, got -1.0",
+    b"uncertainty=yes": "uncertainty: Expected `bool | null`, got `str`",
+    b"tolerance=x": "tolerance: Expected `float | null`, got `str`",
+    b"tolerance=1e999": "tolerance: Number out of range",
+}
+
+
+@pytest.mark.parametrize("query", list(BAD_PARAMETERS))
+def test_bad_parameters_say_what_is_wrong(artifacts, tmp_path, query):
+    app, spy = _app(artifacts["ridge"], tmp_path)
+    _, _, body = _both(app, spy, [json.dumps({"data": [RIDGE_ROW]}).encode()], query=query)
+    assert body["error"].endswith(BAD_PARAMETERS[query]), body
 
 
 def test_large_and_expensive_bodies_score_in_a_worker_thread(artifacts, tmp_path, seed_data):
@@ -262,6 +314,12 @@ def test_large_and_expensive_bodies_score_in_a_worker_thread(artifacts, tmp_path
         status, taken, answer = _both(app, spy, [body], query=b"top_k=3")
         assert (status, taken) == (200, True)
         assert len(answer["top_k"]["features"]) == len(answer["predictions"])
+    # standard errors and a tolerance: the same bytes from both paths (deterministic)
+    for query in (b"uncertainty=true", b"tolerance=0.01&top_k=2"):
+        status, taken, answer = _both(app, spy, [small], query=query)
+        assert (status, taken) == (200, True)
+        assert np.asarray(answer["standard_errors"]).shape == (2, 2, 30)
+        assert np.asarray(answer["standard_errors"]).max() > 0
 
 
 def test_api_key(artifacts, tmp_path):
@@ -311,6 +369,7 @@ def test_deadline_is_a_503_on_both_paths(artifacts, tmp_path, seed_data):
     # a deadline already passed when the worker thread starts: the Kernel work is stopped
     app, spy = _app(artifacts["svc"], tmp_path, request_timeout_seconds=1e-9)
     body = json.dumps({"data": x_test[:2].tolist()}).encode()
-    status, taken, answer = _both(app, spy, [body])
-    assert (status, taken) == (503, True)
-    assert answer["error"].startswith("the request's deadline of 1e-09 s passed")
+    for query in (b"", b"tolerance=0.001", b"uncertainty=true"):
+        status, taken, answer = _both(app, spy, [body], query=query)
+        assert (status, taken) == (503, True)
+        assert answer["error"].startswith("the request's deadline of 1e-09 s passed")
