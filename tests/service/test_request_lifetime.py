@@ -59,11 +59,20 @@ def bodies(rows: np.ndarray) -> dict[str, tuple[str, dict]]:
             {"name": "x", "shape": list(rows.shape), "datatype": "FP64", "data": rows.tolist()}
         ]
     }
+    # with a tolerance no row reaches: every checkpoint of every row is evaluated
+    v2_tolerance = {**v2, "parameters": {"tolerance": 1e-12}}
     return {
         "score": ("/score", data),
         "score-litestar": ("/score?unused=1", data),  # another query string: not the fast path
         "v2": ("/v2/models/svc/infer", v2),
+        "score-tolerance": ("/score?tolerance=1e-12", data),
+        "score-uncertainty-litestar": ("/score?uncertainty=True", data),  # Litestar parses it
+        "v2-tolerance": ("/v2/models/svc/infer", v2_tolerance),
     }
+
+
+PATHS = ["score", "score-litestar", "v2", "score-tolerance", "score-uncertainty-litestar",
+         "v2-tolerance"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +104,7 @@ def full_cost(kernel_server, many_rows):
     return (cpu_seconds(pid) - before) * ROWS / 100
 
 
-@pytest.mark.parametrize("path", ["score", "score-litestar", "v2"])
+@pytest.mark.parametrize("path", PATHS)
 def test_a_client_that_leaves_stops_its_explanation(kernel_server, many_rows, full_cost, path):
     pid = kernel_server.process.pid
     url, body = bodies(many_rows)[path]
@@ -137,7 +146,7 @@ def deadline_server(artifacts, tmp_path_factory):
     srv.stop()
 
 
-@pytest.mark.parametrize("path", ["score", "score-litestar", "v2"])
+@pytest.mark.parametrize("path", PATHS)
 def test_the_deadline_stops_a_slow_request_with_a_503(deadline_server, many_rows, path):
     pid = deadline_server.process.pid
     url, body = bodies(many_rows)[path]

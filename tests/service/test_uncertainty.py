@@ -337,3 +337,26 @@ def test_a_legacy_kernel_artifact_refuses_with_the_librarys_message(kernel, rows
             ]
     finally:
         srv.stop()
+
+
+def test_the_store_keeps_uploaded_standard_errors(server, kernel, rows):
+    from scoring_explainers.client import ExplanationClient
+    from scoring_explainers.explanation import LocalExplanation
+
+    result = kernel.score(rows, uncertainty=True)
+    explanation = LocalExplanation(
+        local_importance_values=result.local_importance_values,
+        standard_errors=result.standard_errors,
+        features=result.features,
+        classes=result.classes,
+        expected_values=result.expected_values,
+        method="shap.kernel",
+        model_task="classification",
+    )
+    client = ExplanationClient(server.url, "with-errors")
+    client.upload_model_explanation(explanation)
+    back = client.download_model_explanation()
+    assert back == explanation
+    np.testing.assert_array_equal(back.standard_errors, result.standard_errors)  # bit-exact
+    top = client.download_model_explanation(top_k=3)  # global values only: no rows, no errors
+    assert top.standard_errors is None and not top.has_local
