@@ -578,3 +578,25 @@ def test_cancel_is_checked_per_chunk(problem, exact, keywords):
     with pytest.raises(ExplanationCancelled):
         explainer.score(X[400:410], cancel=token, **keywords)
     assert token.checks == 4
+
+
+@pytest.mark.parametrize("name", ["kernel", "kernel_preprocess"])
+def test_committed_v1_kernel_artifacts_are_exact_legacy_designs(name):
+    """The frozen version-1 Kernel artifacts (no units, every coalition enumerated) load,
+    score as before and give zero errors."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "artifacts" / "v1" / name
+    expected = json.loads((root / "expected.json").read_text())
+    rows = np.array([[np.nan if v is None else v for v in row] for row in expected["rows"]])
+    scorer = load(root)
+    assert scorer.units_ is None and scorer.exact_
+    result = scorer.score(rows, uncertainty=True, tolerance=0.01)
+    np.testing.assert_allclose(
+        result.local_importance_values,
+        expected["score"]["local_importance_values"],
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    assert (result.standard_errors == 0).all()
+    np.testing.assert_array_equal(result.coalitions_used, np.full(len(rows), scorer.n_coalitions))
