@@ -89,10 +89,10 @@ def coalition_design(n_features: int, nsamples: int, rng: np.random.Generator) -
     pair; the rest of the budget goes to paired sampling: each drawn coalition is
     evaluated together with its complement (antithetic pairs cancel the odd-order
     sampling error), sizes drawn in proportion to their kernel mass, pairs drawn without
-    replacement (a pair drawn before is rejected and drawn anew; the sampling stops early when the
-    open sizes have no pair left), kept in draw order, each sampled coalition weighted
-    ``open mass / number sampled``. The design's ``units`` record this: ``-1`` for the
-    enumerated coalitions, then one unit per drawn pair (see
+    replacement (a pair drawn before is rejected and another drawn; the sampling stops
+    early when the open sizes have no pair left), kept in draw order, each sampled
+    coalition weighted ``open mass / number sampled``. The design's ``units`` record this:
+    ``-1`` for the enumerated coalitions, then one unit per drawn pair (see
     :class:`~scoring_explainers.runtime._design.CoalitionDesign`).
 
     Parameters

@@ -526,3 +526,77 @@ def test_legacy_artifact_loads_without_units(saved, tmp_path, problem):
 def test_design_dataclass_default_keeps_old_constructor():
     design = CoalitionDesign(np.eye(3, dtype=bool), np.full(3, 1 / 3), False)
     assert design.units is None
+
+
+# -- raw players and cancellation ---------------------------------------------------------------
+def test_raw_players_have_standard_errors_over_the_raw_game():
+    """A Pipeline on a mixed frame: the players are the 12 raw columns (masks over players);
+    the errors cover the exact raw-game values (every coalition enumerated)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from tests.frames import adult, adult_transformer
+
+    frame, y = adult(600, seed=0)
+    pipe = make_pipeline(adult_transformer(), LogisticRegression(max_iter=2000)).fit(frame, y)
+    sampled = KernelScoringExplainer.from_model(pipe, frame, nclusters=5, nsamples=300)
+    exact = KernelScoringExplainer.from_model(pipe, frame, nclusters=5, nsamples=2**12)
+    assert sampled.players == exact.players == "raw"
+    assert exact.exact_ and not sampled.exact_ and sampled.n_units > 0
+    np.testing.assert_array_equal(sampled.background_, exact.background_)
+    rows = frame.iloc[:30]
+    result = sampled.score(rows, uncertainty=True)
+    assert result.standard_errors.shape == (2, 30, 12)
+    error = np.abs(result.local_importance_values - exact.explain(rows))
+    assert (error <= 2 * result.standard_errors).mean() >= 0.85
+    tolerant = sampled.score(rows, tolerance=0.01)
+    assert (tolerant.coalitions_used <= 300).all()
+    early = tolerant.coalitions_used < 300
+    assert early.any()
+    assert (tolerant.standard_errors[:, early].max(axis=(0, 2)) <= 0.01).all()
+
+
+class _SetAfter:
+    """A token that turns set at its ``n + 1``-th check, counting the checks."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.checks = 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks > self.n
+
+
+@pytest.mark.parametrize("keywords", [{"uncertainty": True}, {"tolerance": 1e-9}])
+def test_cancel_is_checked_per_chunk(problem, exact, keywords):
+    from scoring_explainers.scoring import ExplanationCancelled
+
+    X, _ = problem
+    explainer = _sampled(exact["mlp"], 300, 0, max_synthetic_rows=8 * 300)  # a row a chunk
+    token = _SetAfter(3)
+    with pytest.raises(ExplanationCancelled):
+        explainer.score(X[400:410], cancel=token, **keywords)
+    assert token.checks == 4
+
+
+@pytest.mark.parametrize("name", ["kernel", "kernel_preprocess"])
+def test_committed_v1_kernel_artifacts_are_exact_legacy_designs(name):
+    """The frozen version-1 Kernel artifacts (no units, every coalition enumerated) load,
+    score as before and give zero errors."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "artifacts" / "v1" / name
+    expected = json.loads((root / "expected.json").read_text())
+    rows = np.array([[np.nan if v is None else v for v in row] for row in expected["rows"]])
+    scorer = load(root)
+    assert scorer.units_ is None and scorer.exact_
+    result = scorer.score(rows, uncertainty=True, tolerance=0.01)
+    np.testing.assert_allclose(
+        result.local_importance_values,
+        expected["score"]["local_importance_values"],
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    assert (result.standard_errors == 0).all()
+    np.testing.assert_array_equal(result.coalitions_used, np.full(len(rows), scorer.n_coalitions))
