@@ -238,7 +238,8 @@ def preprocessing_to_onnx(
 
 
 def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) -> Any:
-    """A binary SVC / SVR (alone or ending a Pipeline) as a GEMM-based graph."""
+    """An SVC / NuSVC (probability=True) or SVR / NuSVR, alone or ending a Pipeline, as a
+    GEMM-based graph."""
     import onnx
     from onnx import compose
 

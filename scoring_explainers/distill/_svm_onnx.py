@@ -3,12 +3,14 @@
 onnxruntime's ``SVMClassifier``/``SVMRegressor`` operators evaluate the kernel row by row;
 written as one matrix product against the support vectors, the same model runs several
 times faster in onnxruntime's GEMM, which is what Kernel SHAP's tens of thousands of
-synthetic rows per explained row need. The graph reproduces scikit-learn exactly in
-float64, including libsvm's Platt scaling and its pairwise-coupling iteration for
-``SVC(probability=True)``.
+synthetic rows per explained row need. The graph reproduces scikit-learn in float64,
+including libsvm's Platt scaling and its pairwise-coupling iteration for
+``probability=True``.
 
-Supported: binary ``SVC`` with ``probability=True`` and ``SVR``, kernels ``rbf``,
-``linear``, ``poly``, ``sigmoid``. Everything else goes through skl2onnx's converters.
+Supported: ``SVC`` and ``NuSVC`` with ``probability=True`` (two or more classes: every
+one-vs-one decision value from one kernel product against all support vectors and one
+product with the pairs' coefficients), ``SVR`` and ``NuSVR``; kernels ``rbf``, ``linear``,
+``poly``, ``sigmoid``. Everything else goes through skl2onnx's converters.
 """
 
 from __future__ import annotations
@@ -24,18 +26,31 @@ __all__ = ["dense_svm_graph", "supports"]
 #: stop once its convergence test passes, so extra sweeps change nothing.
 COUPLING_SWEEPS = 4
 
+#: Sweeps of the coupling iteration unrolled for three or more classes. libsvm stops at
+#: the first sweep that starts with ``max_t |(Qp)_t - p'Qp| < 0.005 / k``; searching pairwise
+#: probabilities for the slowest rows (3 to 20 classes, clipped values included) found none
+#: needing more than 5 sweeps, and after 8 sweeps the worst error found is below 1% of the
+#: threshold. Rows that have passed the test are frozen, so extra sweeps change nothing.
+MULTICLASS_SWEEPS = 6
+
+_CLASSIFIERS = ("SVC", "NuSVC")
+_KERNELS = ("rbf", "linear", "poly", "sigmoid")
+_REGRESSORS = ("SVR", "NuSVR")
+
 
 def supports(model: Any) -> bool:
     """Whether :func:`dense_svm_graph` converts ``model``."""
     name = type(model).__name__
-    if name not in ("SVC", "SVR") or not hasattr(model, "support_vectors_"):
+    if name not in _CLASSIFIERS + _REGRESSORS or not hasattr(model, "support_vectors_"):
         return False
-    if model.kernel not in ("rbf", "linear", "poly", "sigmoid"):
+    if not isinstance(model.kernel, str) or model.kernel not in _KERNELS:
         return False
-    if hasattr(model, "_sparse") and model._sparse:
+    if getattr(model, "_sparse", False):
         return False
-    if name == "SVC":
-        return len(model.classes_) == 2 and getattr(model, "_probA", np.empty(0)).size == 1
+    if name in _CLASSIFIERS:
+        k = len(model.classes_)
+        # probability=True: one Platt (A, B) per class pair
+        return k >= 2 and getattr(model, "_probA", np.empty(0)).size == k * (k - 1) // 2
     return True
 
 
@@ -59,39 +74,69 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
+    def split(self, x: str, k: int) -> list[str]:
+        """``x`` of shape (k, ...) cut into k tensors of shape (1, ...)."""
+        outputs = [self.name("part") for _ in range(k)]
+        sizes = self.const(np.ones(k, dtype=np.int64))
+        self.nodes.append(self.helper.make_node("Split", [x, sizes], outputs, axis=0))
+        return outputs
+
     def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
         output = out or self.name(op_type.lower())
         self.nodes.append(self.helper.make_node(op_type, list(inputs), [output], **attrs))
         return output
 
 
-def _kernel(g: _Graph, model: Any, X: str) -> str:
-    """K(X, support vectors), shape (N, n_sv), float64."""
-    from onnx import TensorProto
+def _kernel(g: _Graph, model: Any, X: str, sizes: list[int]) -> list[str]:
+    """K(X, support vectors) in blocks of ``sizes`` consecutive support vectors, float64.
+
+    Returns one (N, size) tensor per block. Every block is one matrix product of the input,
+    widened by a column of squared norms (rbf) and a column of ones, with a matrix that
+    holds the kernel's scale and offset, followed by one element-wise function (rbf: exp,
+    poly: power, sigmoid: tanh).
+    """
 
     sv = np.asarray(model.support_vectors_, dtype=np.float64)
     gamma = float(model._gamma)
+    axis1 = g.const(np.array([1], dtype=np.int64))
     if model.kernel == "rbf":
-        # ||x - s||^2 = |x|^2 - 2 x.s + |s|^2 on centred, sqrt(gamma)-scaled data
+        # -gamma ||x - s||^2 = -|x|^2 + 2 x.s - |s|^2 on centred, sqrt(gamma)-scaled data
         centre = sv.mean(axis=0)
         scale = np.sqrt(gamma)
         svs = (sv - centre) * scale
         Xs = g.op("Mul", g.op("Sub", X, g.const(centre)), g.const(np.float64(scale)))
-        x2 = g.op("ReduceSumSquare", Xs, g.const(np.array([1], dtype=np.int64)), keepdims=1)
-        cross = g.op("MatMul", Xs, g.const(-2.0 * svs.T))
-        d2 = g.op("Add", g.op("Add", x2, cross), g.const((svs**2).sum(axis=1)[None, :]))
-        # Distances need float64 (they cancel); exp does not, and is 4x faster in float32.
-        d2 = g.op("Cast", g.op("Max", d2, g.const(np.float64(0.0))), to=TensorProto.FLOAT)
-        return g.op("Cast", g.op("Exp", g.op("Neg", d2)), to=TensorProto.DOUBLE)
-    dot = g.op("MatMul", X, g.const(sv.T))
-    if model.kernel == "linear":
-        return dot
-    inner = g.op(
-        "Add", g.op("Mul", dot, g.const(np.float64(gamma))), g.const(np.float64(model.coef0))
-    )
-    if model.kernel == "poly":
-        return g.op("Pow", inner, g.const(np.float64(model.degree)))
-    return g.op("Tanh", inner)
+        x2 = g.op("ReduceSumSquare", Xs, axis1, keepdims=1)
+        ones = g.op("Add", g.op("Mul", x2, g.const(np.float64(0.0))), g.const(np.float64(1.0)))
+        wide = g.op("Concat", Xs, x2, ones, axis=1)
+        weights = np.vstack([2.0 * svs.T, -np.ones((1, len(sv))), -(svs**2).sum(axis=1)[None]])
+    elif model.kernel == "linear":
+        wide, weights = X, sv.T
+    else:
+        first = g.op(
+            "Slice",
+            X,
+            g.const(np.array([0], dtype=np.int64)),
+            g.const(np.array([1], dtype=np.int64)),
+            axis1,
+        )
+        ones = g.op("Add", g.op("Mul", first, g.const(np.float64(0.0))), g.const(np.float64(1.0)))
+        wide = g.op("Concat", X, ones, axis=1)
+        weights = np.vstack([gamma * sv.T, np.full((1, len(sv)), float(model.coef0))])
+    blocks = []
+    start = 0
+    for size in sizes:
+        block = g.op("MatMul", wide, g.const(weights[:, start : start + size]))
+        start += size
+        if model.kernel == "rbf":
+            # in float64: float32's exp, 2x faster, errs by 1e-7 of every kernel value,
+            # which the dual coefficients (in the thousands for NuSVC) multiply
+            block = g.op("Exp", block)
+        elif model.kernel == "poly":
+            block = g.op("Pow", block, g.const(np.float64(model.degree)))
+        elif model.kernel == "sigmoid":
+            block = g.op("Tanh", block)
+        blocks.append(block)
+    return blocks
 
 
 def _couple(g: _Graph, r01: str) -> tuple[str, str]:
@@ -143,6 +188,196 @@ def _couple(g: _Graph, r01: str) -> tuple[str, str]:
     return p[0], p[1]
 
 
+def _pairs(k: int) -> list[tuple[int, int]]:
+    """libsvm's order of the one-vs-one class pairs: (0, 1), (0, 2) ... (k-2, k-1)."""
+    return [(i, j) for i in range(k) for j in range(i + 1, k)]
+
+
+def _ints(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def _pair_decisions(g: _Graph, model: Any, X: str) -> str:
+    """libsvm's one-vs-one decision values, pairs first: (n_pairs, N), float64.
+
+    libsvm's layout: for pair (i, j) the coefficients of class i's support vectors are in
+    row ``j - 1`` of the dual coefficients and those of class j's in row ``i``, so the
+    decision value is ``S[i, j - 1] + S[j, i] - rho`` with ``S[c, m]`` the sum over class
+    c's support vectors of ``dual[m] * K``. The kernel is computed class by class (the
+    support vectors are grouped by class) and each block multiplied by its
+    (k - 1, n_sv_c) coefficients: 1/k of the work of one product of K with an
+    (n_sv, n_pairs) matrix.
+    """
+    dual = np.asarray(model._dual_coef_, dtype=np.float64)  # (k - 1, n_sv), libsvm's signs
+    counts = [int(c) for c in model._n_support]
+    k = len(counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+    kept = [c for c in range(k) if counts[c]]
+    blocks = _kernel(g, model, X, [counts[c] for c in kept])
+    partial = [
+        g.op("Gemm", g.const(dual[:, starts[c] : starts[c] + counts[c]]), block, transB=1)
+        for block, c in zip(blocks, kept, strict=True)
+    ]  # S[c, :] of each class with support vectors, (k - 1, N)
+    S = g.op("Concat", *partial, axis=0) if len(partial) > 1 else partial[0]
+    blank = len(kept) * (k - 1)
+    if len(kept) < k:  # a row of zeros for the classes without support vectors
+        first = g.op("Slice", S, g.const(_ints(0)), g.const(_ints(1)), g.const(_ints(0)))
+        S = g.op("Concat", S, g.op("Mul", first, g.const(np.float64(0.0))), axis=0)
+    position = {c: n for n, c in enumerate(kept)}
+
+    def row(c: int, m: int) -> int:
+        return position[c] * (k - 1) + m if c in position else blank
+
+    pairs = _pairs(k)
+    left = g.op("Gather", S, g.const(_ints(*(row(i, j - 1) for i, j in pairs))), axis=0)
+    right = g.op("Gather", S, g.const(_ints(*(row(j, i) for i, j in pairs))), axis=0)
+    intercept = np.asarray(model._intercept_, dtype=np.float64)[:, None]  # -rho
+    return g.op("Add", g.op("Add", left, right), g.const(intercept))
+
+
+def _pairwise_probabilities(g: _Graph, model: Any, decision: str) -> str:
+    """libsvm's Platt probability r_ij of each pair, clipped to [1e-7, 1 - 1e-7]; (n_pairs, N).
+
+    libsvm's ``sigmoid_predict`` is ``1 / (1 + exp(dec * A + B))``, i.e.
+    ``sigmoid(-(dec * A + B))``.
+    """
+    f = g.op(
+        "Add",
+        g.op("Mul", decision, g.const(np.asarray(model._probA, dtype=np.float64)[:, None])),
+        g.const(np.asarray(model._probB, dtype=np.float64)[:, None]),
+    )
+    r = g.op("Sigmoid", g.op("Neg", f))
+    return g.op("Clip", r, g.const(np.float64(1e-7)), g.const(np.float64(1 - 1e-7)))
+
+
+def _couple_multiclass(g: _Graph, r: str, k: int, sweeps: int) -> str:
+    """libsvm's ``multiclass_probability`` (Wu, Lin & Weng's method 2), unrolled.
+
+    ``r`` holds the pairs' probabilities, (n_pairs, N); returns p, (N, k). Each sweep
+    starts with libsvm's convergence test (``max_t |(Qp)_t - p'Qp| < 0.005 / k``) and is
+    applied only to rows that have not passed it yet, so a row keeps the iterate libsvm
+    returns as long as libsvm stops within ``sweeps`` sweeps. Within a sweep the updates
+    are libsvm's, in its order. Three differences change only the last bits: ``Qp`` and
+    ``p'Qp`` are carried from one sweep to the next (libsvm recomputes them), and the
+    division of all of ``p`` and ``Qp`` by ``1 + diff`` at every step is carried in a
+    scale factor. Tensors are laid out classes first, ``(k, N)``, so every element-wise
+    operation runs along the rows.
+    """
+    pairs = _pairs(k)
+    axis0 = g.const(_ints(0))
+    # R[i, j] = r_ij and R[j, i] = 1 - r_ij, from one product with a 0/+-1 matrix.
+    spread = np.zeros((k * k, len(pairs)))
+    ones = np.zeros((k * k, 1))
+    for q, (i, j) in enumerate(pairs):
+        spread[i * k + j, q] = 1.0
+        spread[j * k + i, q] = -1.0
+        ones[j * k + i, 0] = 1.0
+    R = g.op("Add", g.op("MatMul", g.const(spread), r), g.const(ones))
+    R = g.op("Reshape", R, g.const(_ints(k, k, -1)))  # (k, k, N)
+    # Q[t, j] = -R[j, t] R[t, j] (t != j), Q[t, t] = sum_j R[j, t]^2
+    off = g.op("Neg", g.op("Mul", R, g.op("Transpose", R, perm=[1, 0, 2])))
+    diagonal = g.op("ReduceSum", g.op("Mul", R, R), axis0, keepdims=0)  # (k, N)
+    eye = g.const(np.eye(k)[:, :, None])
+    Q = g.op("Add", off, g.op("Mul", g.op("Unsqueeze", diagonal, axis0), eye))
+    rows = [g.op("Gather", Q, g.const(np.array(t, dtype=np.int64)), axis=0) for t in range(k)]
+    q_tt = g.split(diagonal, k)  # Q[t, t], (1, N) each
+    one = g.const(np.float64(1.0))
+    two = g.const(np.float64(2.0))
+    eps = g.const(np.float64(0.005 / k))
+    p = g.op("Add", g.op("Mul", diagonal, g.const(np.float64(0.0))), g.const(np.float64(1 / k)))
+    Qp = g.op(
+        "ReduceSum", g.op("Mul", Q, g.const(np.float64(1 / k))), g.const(_ints(1)), keepdims=0
+    )
+    pQp = g.op("ReduceSum", g.op("Mul", p, Qp), axis0, keepdims=1)
+    done = g.op("Less", q_tt[0], g.const(np.float64(-1.0)))  # all False, (1, N)
+    for sweep in range(sweeps):
+        last = sweep == sweeps - 1
+        error = g.op("ReduceMax", g.op("Abs", g.op("Sub", Qp, pQp)), axis0, keepdims=1)
+        done = g.op("Or", done, g.op("Less", error, eps))
+        # p = c * p_, Qp = d * Qp_
+        p_, c = g.split(p, k), one
+        Qp_, d, new_pQp = Qp, one, pQp
+        for t in range(k):
+            qp_t = g.op("Slice", Qp_, g.const(_ints(t)), g.const(_ints(t + 1)), axis0)
+            if t:
+                qp_t = g.op("Mul", qp_t, d)
+            diff = g.op("Div", g.op("Sub", new_pQp, qp_t), q_tt[t])
+            grow = g.op("Add", one, diff)
+            p_[t] = g.op("Add", p_[t], g.op("Div", diff, c))  # p[t] += diff
+            c = g.op("Div", c, grow)  # p /= 1 + diff
+            if last and t == k - 1:
+                break
+            step = g.op("Add", g.op("Mul", diff, q_tt[t]), g.op("Mul", two, qp_t))
+            new_pQp = g.op(
+                "Div", g.op("Div", g.op("Add", new_pQp, g.op("Mul", diff, step)), grow), grow
+            )
+            # Qp = (Qp + diff Q[t, :]) / (1 + diff)
+            Qp_ = g.op("Add", Qp_, g.op("Mul", rows[t], g.op("Div", diff, d)))
+            d = g.op("Div", d, grow)
+        p = g.op("Where", done, p, g.op("Mul", g.op("Concat", *p_, axis=0), c))
+        if not last:
+            Qp = g.op("Where", done, Qp, g.op("Mul", Qp_, d))
+            pQp = g.op("Where", done, pQp, new_pQp)
+    return g.op("Transpose", p, perm=[1, 0])
+
+
+def _labels(g: _Graph, model: Any, winner: str) -> tuple[str, int]:
+    """Class labels at the (N,) int64 indices ``winner``; returns (name, ONNX type)."""
+    from onnx import TensorProto
+
+    classes = np.asarray(model.classes_)
+    if classes.dtype.kind in "iub":
+        labels = g.const(classes.astype(np.int64))
+        label_type = TensorProto.INT64
+    else:
+        labels = g.const(classes.astype(str).astype(object))
+        label_type = TensorProto.STRING
+    g.op("Gather", labels, winner, out="label", axis=0)
+    return "label", label_type
+
+
+def _vote(g: _Graph, model: Any, decision: str, k: int) -> str:
+    """The index of the class ``SVC.predict`` returns, (N,) int64, from (n_pairs, N) values.
+
+    libsvm's vote: pair (i, j) votes for i when its decision value is > 0, else for j; the
+    most votes win, the first class among equals. With ``break_ties=True`` (and
+    ``decision_function_shape='ovr'``) scikit-learn instead takes the argmax of its ovr
+    decision function: votes (for i when the value is >= 0) plus
+    ``s / (3 (|s| + 1))`` with ``s`` the summed decision values of each class.
+    """
+    from onnx import TensorProto
+
+    pairs = _pairs(k)
+    first = np.zeros((k, len(pairs)))
+    second = np.zeros((k, len(pairs)))
+    for q, (i, j) in enumerate(pairs):
+        first[i, q] = 1.0
+        second[j, q] = 1.0
+    zero = g.const(np.float64(0.0))
+    ties = bool(getattr(model, "break_ties", False)) and model.decision_function_shape == "ovr"
+    wins = g.op("GreaterOrEqual" if ties else "Greater", decision, zero)
+    wins = g.op("Cast", wins, to=TensorProto.DOUBLE)
+    # votes_c = sum_q wins_q [c == i_q] + (1 - wins_q) [c == j_q], (k, N)
+    votes = g.op(
+        "Add",
+        g.op("MatMul", g.const(first - second), wins),
+        g.const(second.sum(axis=1, keepdims=True)),
+    )
+    if ties:
+        summed = g.op("MatMul", g.const(first - second), decision)
+        scaled = g.op(
+            "Div",
+            summed,
+            g.op(
+                "Mul",
+                g.const(np.float64(3.0)),
+                g.op("Add", g.op("Abs", summed), g.const(np.float64(1.0))),
+            ),
+        )
+        votes = g.op("Add", votes, scaled)
+    return g.op("ArgMax", votes, axis=0, keepdims=0)
+
+
 def dense_svm_graph(
     model: Any,
     n_features: int,
@@ -151,25 +386,49 @@ def dense_svm_graph(
     input_type: int | None = None,
     opset: int = 18,
 ) -> Any:
-    """An ONNX graph of a fitted binary ``SVC(probability=True)`` or ``SVR``.
+    """An ONNX graph of a fitted ``SVC``/``NuSVC`` (``probability=True``) or ``SVR``/``NuSVR``.
 
-    Outputs ``label`` + ``probabilities`` (SVC) or ``predictions`` (SVR), computed in
-    float64 and returned as float32, as the other converted graphs.
+    Outputs ``label`` (N,) + ``probabilities`` (N, n_classes) for classifiers or
+    ``predictions`` (N, 1) for regressors, computed in float64 and returned as float32, as
+    the other converted graphs.
     """
     from onnx import TensorProto, helper
 
     g = _Graph()
     X = g.op("Cast", input_name, to=TensorProto.DOUBLE)
-    kernel = _kernel(g, model, X)
+    in_type = input_type if input_type is not None else TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info(input_name, in_type, [None, n_features])]
+    name = type(model).__name__
+    k = 0 if name in _REGRESSORS else len(model.classes_)
+    if k > 2:
+        decision = _pair_decisions(g, model, X)
+        r = _pairwise_probabilities(g, model, decision)
+        p = _couple_multiclass(g, r, k, MULTICLASS_SWEEPS)
+        g.op("Cast", p, out="probabilities", to=TensorProto.FLOAT)
+        label, label_type = _labels(g, model, _vote(g, model, decision, k))
+        graph = helper.make_graph(
+            g.nodes,
+            "dense_svm",
+            inputs,
+            [
+                helper.make_tensor_value_info(label, label_type, [None]),
+                helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k]),
+            ],
+            g.initializers,
+        )
+        return helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", opset)],
+            producer_name="scoring-explainers",
+        )
+    (kernel,) = _kernel(g, model, X, [len(model.support_vectors_)])
     dual = np.asarray(model.dual_coef_, dtype=np.float64).T  # (n_sv, 1)
     decision = g.op(
         "Add",
         g.op("MatMul", kernel, g.const(dual)),
         g.const(np.asarray(model.intercept_, dtype=np.float64)),
     )
-    in_type = input_type if input_type is not None else TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info(input_name, in_type, [None, n_features])]
-    if type(model).__name__ == "SVR":
+    if not k:
         g.op("Cast", decision, out="predictions", to=TensorProto.FLOAT)
         outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, [None, 1])]
     else:
@@ -183,13 +442,6 @@ def dense_svm_graph(
         r01 = g.op("Clip", r01, g.const(np.float64(1e-7)), g.const(np.float64(1 - 1e-7)))
         p0, p1 = _couple(g, r01)
         g.op("Cast", g.op("Concat", p0, p1, axis=1), out="probabilities", to=TensorProto.FLOAT)
-        classes = np.asarray(model.classes_)
-        if classes.dtype.kind in "iub":
-            labels = g.const(classes.astype(np.int64))
-            label_type = TensorProto.INT64
-        else:
-            labels = g.const(classes.astype(str).astype(object))
-            label_type = TensorProto.STRING
         # libsvm votes for the first class when its decision value is > 0, i.e. when
         # scikit-learn's is < 0.
         second = g.op(
@@ -198,9 +450,9 @@ def dense_svm_graph(
             to=TensorProto.INT64,
         )
         second = g.op("Reshape", second, g.const(np.array([-1], dtype=np.int64)))
-        g.op("Gather", labels, second, out="label", axis=0)
+        label, label_type = _labels(g, model, second)
         outputs = [
-            helper.make_tensor_value_info("label", label_type, [None]),
+            helper.make_tensor_value_info(label, label_type, [None]),
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2]),
         ]
     graph = helper.make_graph(g.nodes, "dense_svm", inputs, outputs, g.initializers)

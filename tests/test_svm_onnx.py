@@ -1,0 +1,291 @@
+"""Dense ONNX graphs of kernel SVMs against scikit-learn (libsvm) itself.
+
+Multiclass ``SVC``/``NuSVC`` with ``probability=True`` (3, 4 and 10 classes, every kernel),
+``SVR``/``NuSVR``, Pipelines, and the unrolled coupling iteration against libsvm's loop on
+the slowest pairwise probabilities.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+
+from scoring_explainers.convert import to_onnx
+from scoring_explainers.distill import _svm_onnx
+from scoring_explainers.distill._svm_onnx import MULTICLASS_SWEEPS, supports
+from scoring_explainers.scoring import OnnxModel
+
+KERNELS = {
+    "rbf": {"kernel": "rbf"},
+    "linear": {"kernel": "linear"},
+    "poly": {"kernel": "poly", "degree": 3, "coef0": 1.0},
+    "sigmoid": {"kernel": "sigmoid", "coef0": 0.0},
+}
+#: Largest |graph - predict_proba|: the graph computes in float64 and returns float32
+#: (half an ulp of 1 is 3e-8).
+TOLERANCE = 6e-8
+
+
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _f32(X):
+    """Rows as the graph sees them (its input is float32)."""
+    return np.asarray(X, dtype=np.float32).astype(np.float64)
+
+
+def _run(converted, X):
+    model = OnnxModel(converted.onnx_bytes, task=converted.task, n_features=X.shape[1])
+    return model.predict(np.asarray(X, dtype=np.float32))
+
+
+def _ops(converted) -> set[str]:
+    return {node.op_type for node in onnx.load_from_string(converted.onnx_bytes).graph.node}
+
+
+@pytest.fixture(scope="module")
+def problems():
+    """name -> (x_train, y_train, rows to compare on)."""
+    from sklearn.datasets import load_digits, make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for k in (3, 4):
+        X, y = make_classification(
+            n_samples=360, n_features=8, n_informative=6, n_classes=k, random_state=k
+        )
+        X = _f32(StandardScaler().fit_transform(X))
+        out[k] = (X[:300], y[:300], X)
+    X, y = load_digits(return_X_y=True)
+    out[10] = (X[:700], y[:700], X[::2])
+    for k, (x_train, y_train, rows) in out.items():
+        # Kernel SHAP's synthetic rows: features of one row mixed with a background row
+        mask = rng.random((300, rows.shape[1])) < 0.5
+        a, b = rows[rng.integers(0, len(rows), 300)], rows[rng.integers(0, len(rows), 300)]
+        out[k] = (x_train, y_train, np.vstack([rows, np.where(mask, a, b)]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(problems):
+    """(estimator, kernel, classes) -> fitted model, fitted once per module."""
+    from sklearn.svm import SVC, NuSVC
+
+    cache: dict = {}
+
+    def get(name: str, kernel: str, k: int):
+        key = (name, kernel, k)
+        if key not in cache:
+            x_train, y_train, _ = problems[k]
+            params = dict(KERNELS[kernel], probability=True, random_state=0)
+            if kernel == "sigmoid" and k == 10:
+                params["gamma"] = 1e-4  # digits (0..16): 'scale' saturates tanh
+            model = SVC(**params) if name == "SVC" else NuSVC(nu=0.1, **params)
+            cache[key] = _quiet(model.fit, x_train, y_train)
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize("k", [3, 4, 10], ids=lambda k: f"{k}classes")
+@pytest.mark.parametrize("kernel", list(KERNELS))
+@pytest.mark.parametrize("name", ["SVC", "NuSVC"])
+def test_multiclass_probabilities_and_labels(problems, fitted, name, kernel, k):
+    model = fitted(name, kernel, k)
+    rows = problems[k][2]
+    assert supports(model)
+    converted = to_onnx(model, rows.shape[1])
+    ops = _ops(converted)
+    assert "SVMClassifier" not in ops and "MatMul" in ops
+    labels, probabilities = _run(converted, rows)
+    expected = _quiet(model.predict_proba, rows)
+    assert probabilities.shape == (len(rows), k)
+    assert np.max(np.abs(probabilities - expected)) <= TOLERANCE
+    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+    assert converted.classes == list(range(k))
+
+
+def test_labels_follow_the_vote_not_the_probabilities(problems, fitted):
+    """SVC.predict votes over the pairs' decision values (ties: the first class); on rows
+    where the largest probability is another class, the graph's label is still predict's."""
+    model = fitted("SVC", "rbf", 4)
+    rng = np.random.default_rng(1)
+    rows = _f32(rng.normal(scale=2.0, size=(20_000, 8)))
+    predicted = _quiet(model.predict, rows)
+    by_probability = model.classes_[np.argmax(_quiet(model.predict_proba, rows), axis=1)]
+    differ = predicted != by_probability
+    decision = _quiet(model.decision_function, rows[:, :])  # ovr: votes + confidence
+    ovo = model.set_params(decision_function_shape="ovo")
+    dec = _quiet(ovo.decision_function, rows)
+    model.set_params(decision_function_shape="ovr")
+    votes = np.zeros((len(rows), 4))
+    for p, (i, j) in enumerate(_svm_onnx._pairs(4)):
+        votes[:, i] += dec[:, p] > 0
+        votes[:, j] += dec[:, p] <= 0
+    tied = np.sum(votes == votes.max(axis=1, keepdims=True), axis=1) > 1
+    assert decision.shape == (len(rows), 4)
+    assert differ.sum() >= 20 and tied.sum() >= 20
+    labels, _ = _run(to_onnx(model, 8), rows)
+    np.testing.assert_array_equal(labels, predicted)
+
+
+def test_break_ties_and_string_labels(problems, fitted):
+    from sklearn.svm import SVC
+
+    x_train, y_train, rows = problems[4]
+    names = np.array(["ant", "bee", "cat", "dog"])
+    model = _quiet(
+        SVC(probability=True, break_ties=True, random_state=0).fit, x_train, names[y_train]
+    )
+    rows = _f32(np.vstack([rows, np.random.default_rng(2).normal(scale=2.0, size=(5_000, 8))]))
+    converted = to_onnx(model, 8)
+    labels, probabilities = _run(converted, rows)
+    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+    assert np.max(np.abs(probabilities - _quiet(model.predict_proba, rows))) <= TOLERANCE
+    assert converted.classes == ["ant", "bee", "cat", "dog"]
+    # break_ties changes some labels: the graph follows it
+    plain = _quiet(SVC(probability=True, random_state=0).fit, x_train, names[y_train])
+    assert np.any(_quiet(plain.predict, rows) != labels)
+
+
+def test_far_rows_reach_the_clipped_probabilities(fitted, problems):
+    """Rows far from the data give pairwise probabilities clipped to 1e-7 / 1 - 1e-7."""
+    rng = np.random.default_rng(3)
+    for kernel in ("linear", "poly"):
+        model = fitted("SVC", kernel, 4)
+        rows = _f32(rng.normal(scale=30.0, size=(2_000, 8)))
+        labels, probabilities = _run(to_onnx(model, 8), rows)
+        expected = _quiet(model.predict_proba, rows)
+        assert np.min(expected) < 1e-6  # the clipped corner is reached
+        assert np.max(np.abs(probabilities - expected)) <= 6e-8
+        np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+
+
+@pytest.mark.parametrize("kernel", list(KERNELS))
+@pytest.mark.parametrize("name", ["SVR", "NuSVR"])
+def test_regressors(small_regression, name, kernel):
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR, NuSVR
+
+    X, y = small_regression
+    X = _f32(StandardScaler().fit_transform(X))
+    params = dict(KERNELS[kernel], C=10.0)
+    model = (SVR if name == "SVR" else NuSVR)(**params).fit(X, y)
+    assert supports(model)
+    converted = to_onnx(model, 6)
+    assert "SVMRegressor" not in _ops(converted)
+    predictions, _ = _run(converted, X)
+    expected = model.predict(X)
+    scale = np.max(np.abs(expected))
+    assert np.max(np.abs(predictions - expected)) <= 1e-6 * scale
+
+
+def test_pipelines(problems):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, NuSVR
+
+    x_train, y_train, rows = problems[10]
+    pipe = _quiet(
+        make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit,
+        x_train,
+        y_train,
+    )
+    converted = to_onnx(pipe, 64)
+    assert {"MatMul", "Scaler"} <= _ops(converted)
+    labels, probabilities = _run(converted, rows)
+    # the Scaler runs in float32 (skl2onnx), the SVM in float64
+    assert np.max(np.abs(probabilities - _quiet(pipe.predict_proba, rows))) <= 1e-5
+    assert np.mean(labels == pipe.predict(rows)) >= 0.999
+    regressor = make_pipeline(StandardScaler(), NuSVR(C=10.0)).fit(x_train, y_train)
+    predictions, _ = _run(to_onnx(regressor, 64), rows)
+    np.testing.assert_allclose(predictions, regressor.predict(rows), rtol=0, atol=1e-4)
+
+
+def _libsvm_coupling(r: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """libsvm's ``multiclass_probability`` for one row of pair probabilities (its pair
+    order), as in svm.cpp; returns (p, sweeps done)."""
+    R = np.zeros((k, k))
+    for q, (i, j) in enumerate(_svm_onnx._pairs(k)):
+        R[i, j], R[j, i] = r[q], 1 - r[q]
+    Q = -R.T * R
+    np.fill_diagonal(Q, (R**2).sum(axis=0))
+    p = np.full(k, 1 / k)
+    for sweep in range(max(100, k)):
+        Qp = Q @ p
+        pQp = p @ Qp
+        if np.max(np.abs(Qp - pQp)) < 0.005 / k:
+            return p, sweep
+        for t in range(k):
+            diff = (-Qp[t] + pQp) / Q[t, t]
+            p[t] += diff
+            pQp = (pQp + diff * (diff * Q[t, t] + 2 * Qp[t])) / (1 + diff) / (1 + diff)
+            Qp = (Qp + diff * Q[t]) / (1 + diff)
+            p /= 1 + diff
+    return p, max(100, k)
+
+
+def _coupling_graph(k: int) -> bytes:
+    from onnx import TensorProto, helper
+
+    g = _svm_onnx._Graph()
+    pairs_first = g.op("Transpose", "r", perm=[1, 0])
+    p = _svm_onnx._couple_multiclass(g, pairs_first, k, MULTICLASS_SWEEPS)
+    g.op("Identity", p, out="p")
+    n_pairs = k * (k - 1) // 2
+    graph = helper.make_graph(
+        g.nodes,
+        "coupling",
+        [helper.make_tensor_value_info("r", TensorProto.DOUBLE, [None, n_pairs])],
+        [helper.make_tensor_value_info("p", TensorProto.DOUBLE, [None, k])],
+        g.initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+
+
+def _hard_pair_probabilities(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform, clipped-extreme and mixed pair probabilities, as libsvm clips them."""
+    n_pairs = k * (k - 1) // 2
+    uniform = rng.random((n, n_pairs))
+    extreme = np.where(rng.random((n, n_pairs)) < 0.5, 1e-7, 1 - 1e-7)
+    logs = 10 ** rng.uniform(-7, 0, (n, n_pairs))
+    spread = np.where(rng.random((n, n_pairs)) < 0.5, logs, 1 - logs)
+    pick = rng.integers(0, 3, (n, n_pairs))
+    mixed = np.choose(pick, [uniform, extreme, np.full((n, n_pairs), 0.5)])
+    r = np.vstack([uniform, extreme, spread, mixed])
+    return np.clip(r, 1e-7, 1 - 1e-7)
+
+
+def test_libsvm_coupling_port_is_libsvm(fitted, problems):
+    """The port used below reproduces predict_proba from the pairs' decision values."""
+    model = fitted("NuSVC", "rbf", 10)
+    rows = problems[10][2][:200]
+    ovo = model.set_params(decision_function_shape="ovo")
+    dec = _quiet(ovo.decision_function, rows)
+    model.set_params(decision_function_shape="ovr")
+    f = dec * model.probA_ + model.probB_
+    r = np.clip(1 / (1 + np.exp(f)), 1e-7, 1 - 1e-7)
+    ported = np.array([_libsvm_coupling(row, 10)[0] for row in r])
+    assert np.max(np.abs(ported - _quiet(model.predict_proba, rows))) < 1e-12
+
+
+@pytest.mark.parametrize("k", [3, 4, 6, 10])
+def test_unrolled_coupling_returns_libsvms_iterate(k):
+    """On 4 x 500 rows of hard pair probabilities, libsvm stops after at most 5 sweeps
+    (the graph unrolls 6; rows are frozen once libsvm's test passes) and the graph's
+    probabilities are libsvm's to 1e-12."""
+    import onnxruntime as ort
+
+    r = _hard_pair_probabilities(k, 500, np.random.default_rng(k))
+    expected, sweeps = zip(*(_libsvm_coupling(row, k) for row in r), strict=True)
+    assert max(sweeps) <= 5 < MULTICLASS_SWEEPS
+    session = ort.InferenceSession(_coupling_graph(k), providers=["CPUExecutionProvider"])
+    (p,) = session.run(None, {"r": r})
+    assert np.max(np.abs(p - np.array(expected))) < 1e-12
