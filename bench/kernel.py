@@ -5,9 +5,11 @@ Seed example: breast cancer (455 train / 114 test rows, 30 features),
 10-row ``shap.kmeans`` background and the same budget, one thread each. Also a
 10-feature ``MLPClassifier(32, 32)`` (where shap's own overhead dominates), the
 onnxruntime floor, accuracy against a large-budget reference, and peak memory for
-10,000 rows at once.
+10,000 rows at once. The digits section: a 10-class ``SVC(probability=True)`` on 64
+features at ``nsamples=2000`` (the dense multiclass graph against skl2onnx's
+``SVMClassifier`` operator graph).
 
-    python bench/kernel.py [--quick]
+    python bench/kernel.py [--quick] [--digits-only]
 """
 
 from __future__ import annotations
@@ -49,6 +51,34 @@ def mlp_problem():
     X = StandardScaler().fit_transform(X)
     model = MLPClassifier((32, 32), max_iter=500, random_state=0).fit(X[:1000], y[:1000])
     return model, X[:1000], X[1000:1114]
+
+
+def digits_problem():
+    """scikit-learn's digits: 10 classes, 64 features, 1437 train / 360 test rows."""
+    from sklearn import svm
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
+    model = svm.SVC(probability=True, random_state=0).fit(x_train, y_train)
+    return model, x_train, x_test
+
+
+def digits(repeats, n_rows):
+    import shap
+
+    model, x_train, x_test = digits_problem()
+    n_sv = len(model.support_vectors_)
+    return speed(
+        f"digits SVC, 10 classes, {n_sv} support vectors",
+        model,
+        shap.kmeans(x_train, 10),
+        x_test[:n_rows],
+        [2000],
+        repeats,
+        operator_graph=skl2onnx_graph(model, x_train.shape[1]),
+    )
 
 
 def ours_for(model, summary, budget, **kw):
@@ -242,12 +272,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--digits-only", action="store_true", help="only the digits section")
     args = parser.parse_args()
     import shap
 
     repeats = 1 if args.quick else 3
     results: dict[str, object] = {"load_average_start": load_average()}
     print(f"load average {load_average()}")
+    with one_thread():
+        results["digits"] = digits(repeats, 2 if args.quick else 4)
+    if args.digits_only:
+        results["load_average_end"] = load_average()
+        print(f"\nload average {load_average()}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     with one_thread():
         model, x_train, x_test = seed_problem()
         summary = shap.kmeans(x_train, 10)

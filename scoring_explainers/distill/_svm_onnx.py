@@ -74,10 +74,10 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def split(self, x: str, k: int) -> list[str]:
-        """``x`` of shape (k, ...) cut into k tensors of shape (1, ...)."""
+    def split(self, x: str, k: int, size: int = 1) -> list[str]:
+        """``x`` of shape (k size, ...) cut into k tensors of shape (size, ...)."""
         outputs = [self.name("part") for _ in range(k)]
-        sizes = self.const(np.ones(k, dtype=np.int64))
+        sizes = self.const(np.full(k, size, dtype=np.int64))
         self.nodes.append(self.helper.make_node("Split", [x, sizes], outputs, axis=0))
         return outputs
 
@@ -238,15 +238,15 @@ def _pair_decisions(g: _Graph, model: Any, X: str) -> str:
 def _pairwise_probabilities(g: _Graph, model: Any, decision: str) -> str:
     """libsvm's Platt probability r_ij of each pair, clipped to [1e-7, 1 - 1e-7]; (n_pairs, N).
 
-    libsvm's ``sigmoid_predict`` is ``1 / (1 + exp(dec * A + B))``, i.e.
-    ``sigmoid(-(dec * A + B))``.
+    libsvm's ``sigmoid_predict`` is ``1 / (1 + exp(dec * A + B))`` (written differently
+    for ``dec * A + B >= 0``, equal to the last bits); an exp overflowing to inf gives 0.
     """
     f = g.op(
         "Add",
         g.op("Mul", decision, g.const(np.asarray(model._probA, dtype=np.float64)[:, None])),
         g.const(np.asarray(model._probB, dtype=np.float64)[:, None]),
     )
-    r = g.op("Sigmoid", g.op("Neg", f))
+    r = g.op("Reciprocal", g.op("Add", g.op("Exp", f), g.const(np.float64(1.0))))
     return g.op("Clip", r, g.const(np.float64(1e-7)), g.const(np.float64(1 - 1e-7)))
 
 
@@ -264,30 +264,35 @@ def _couple_multiclass(g: _Graph, r: str, k: int, sweeps: int) -> str:
     operation runs along the rows.
     """
     pairs = _pairs(k)
+    n_pairs = len(pairs)
     axis0 = g.const(_ints(0))
-    # R[i, j] = r_ij and R[j, i] = 1 - r_ij, from one product with a 0/+-1 matrix.
-    spread = np.zeros((k * k, len(pairs)))
-    ones = np.zeros((k * k, 1))
-    for q, (i, j) in enumerate(pairs):
-        spread[i * k + j, q] = 1.0
-        spread[j * k + i, q] = -1.0
-        ones[j * k + i, 0] = 1.0
-    R = g.op("Add", g.op("MatMul", g.const(spread), r), g.const(ones))
-    R = g.op("Reshape", R, g.const(_ints(k, k, -1)))  # (k, k, N)
-    # Q[t, j] = -R[j, t] R[t, j] (t != j), Q[t, t] = sum_j R[j, t]^2
-    off = g.op("Neg", g.op("Mul", R, g.op("Transpose", R, perm=[1, 0, 2])))
-    diagonal = g.op("ReduceSum", g.op("Mul", R, R), axis0, keepdims=0)  # (k, N)
-    eye = g.const(np.eye(k)[:, :, None])
-    Q = g.op("Add", off, g.op("Mul", g.op("Unsqueeze", diagonal, axis0), eye))
-    rows = [g.op("Gather", Q, g.const(np.array(t, dtype=np.int64)), axis=0) for t in range(k)]
-    q_tt = g.split(diagonal, k)  # Q[t, t], (1, N) each
     one = g.const(np.float64(1.0))
+    # libsvm's r[i][j] = r_ij and r[j][i] = 1 - r_ij (i < j); Q[t][j] = -r[j][t] r[t][j] is
+    # -r_q (1 - r_q) for the pair q of t and j, and Q[t][t] = sum_j r[j][t]^2 sums r_q^2
+    # over the pairs (j, t) and (1 - r_q)^2 over the pairs (t, j).
+    complement = g.op("Sub", one, r)
+    off = g.op("Neg", g.op("Mul", r, complement))  # (n_pairs, N)
+    both = g.op("Concat", r, complement, axis=0)
+    sums = np.zeros((k, 2 * n_pairs))
+    index = np.zeros((k, k), dtype=np.int64)
+    for q, (i, j) in enumerate(pairs):
+        sums[j, q] = 1.0
+        sums[i, n_pairs + q] = 1.0
+        index[i, j] = index[j, i] = q
+    diagonal = g.op("MatMul", g.const(sums), g.op("Mul", both, both))  # Q[t][t], (k, N)
+    index[np.arange(k), np.arange(k)] = n_pairs + np.arange(k)
+    table = g.op("Concat", off, diagonal, axis=0)
+    Q = g.op("Gather", table, g.const(index.reshape(-1)), axis=0)  # Q[t][j] at t k + j
+    rows = g.split(Q, k, size=k)  # Q[t, :], (k, N) each
+    q_tt = g.split(diagonal, k)  # Q[t][t], (1, N) each
+    totals = np.zeros((k, n_pairs + k))  # sum_j Q[t][j]
+    for q, (i, j) in enumerate(pairs):
+        totals[i, q] = totals[j, q] = 1.0
+    totals[np.arange(k), n_pairs + np.arange(k)] = 1.0
     two = g.const(np.float64(2.0))
     eps = g.const(np.float64(0.005 / k))
     p = g.op("Add", g.op("Mul", diagonal, g.const(np.float64(0.0))), g.const(np.float64(1 / k)))
-    Qp = g.op(
-        "ReduceSum", g.op("Mul", Q, g.const(np.float64(1 / k))), g.const(_ints(1)), keepdims=0
-    )
+    Qp = g.op("Mul", g.op("MatMul", g.const(totals), table), g.const(np.float64(1 / k)))
     pQp = g.op("ReduceSum", g.op("Mul", p, Qp), axis0, keepdims=1)
     done = g.op("Less", q_tt[0], g.const(np.float64(-1.0)))  # all False, (1, N)
     for sweep in range(sweeps):
