@@ -289,3 +289,30 @@ def test_unrolled_coupling_returns_libsvms_iterate(k):
     session = ort.InferenceSession(_coupling_graph(k), providers=["CPUExecutionProvider"])
     (p,) = session.run(None, {"r": r})
     assert np.max(np.abs(p - np.array(expected))) < 1e-12
+
+
+def test_kernel_explainer_same_values_as_with_the_operator_graph(problems, fitted):
+    """KernelScoringExplainer.from_model on the 10-class digits SVC: the dense graph and
+    skl2onnx's SVMClassifier graph give the same attributions."""
+    from skl2onnx import to_onnx as skl2onnx_to_onnx
+
+    from scoring_explainers.scoring import KernelScoringExplainer
+
+    model = fitted("SVC", "rbf", 10)
+    x_train, _, rows = problems[10]
+    background = x_train[::35]  # 20 rows
+    operator = skl2onnx_to_onnx(
+        model, x_train[:1].astype(np.float32), options={"zipmap": False}
+    ).SerializeToString()
+    assert "SVMClassifier" in {n.op_type for n in onnx.load_from_string(operator).graph.node}
+    values = []
+    for source in (model, operator):
+        explainer = KernelScoringExplainer.from_model(
+            source, background, nclusters=None, nsamples=300, threads=1
+        )
+        phi = explainer.explain(rows[:5])
+        values.append((np.asarray(explainer.expected_values), phi))
+    (dense_expected, dense_phi), (operator_expected, operator_phi) = values
+    assert dense_phi.shape == (10, 5, 64)
+    assert np.max(np.abs(dense_phi - operator_phi)) <= 5e-7  # measured 7.9e-8
+    assert np.max(np.abs(dense_expected - operator_expected)) <= 1e-6

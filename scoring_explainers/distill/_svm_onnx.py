@@ -258,10 +258,10 @@ def _couple_multiclass(g: _Graph, r: str, k: int, sweeps: int) -> str:
     applied only to rows that have not passed it yet, so a row keeps the iterate libsvm
     returns as long as libsvm stops within ``sweeps`` sweeps. Within a sweep the updates
     are libsvm's, in its order. Three differences change only the last bits: ``Qp`` and
-    ``p'Qp`` are carried from one sweep to the next (libsvm recomputes them), and the
+    ``p'Qp`` are carried from one sweep to the next (libsvm recomputes them), the
     division of all of ``p`` and ``Qp`` by ``1 + diff`` at every step is carried in a
-    scale factor. Tensors are laid out classes first, ``(k, N)``, so every element-wise
-    operation runs along the rows.
+    scale factor, and ``diff Q[t][t]`` is taken as ``p'Qp - Qp[t]``. Tensors are laid out
+    classes first, ``(k, N)``, so every element-wise operation runs along the rows.
     """
     pairs = _pairs(k)
     n_pairs = len(pairs)
@@ -289,7 +289,6 @@ def _couple_multiclass(g: _Graph, r: str, k: int, sweeps: int) -> str:
     for q, (i, j) in enumerate(pairs):
         totals[i, q] = totals[j, q] = 1.0
     totals[np.arange(k), n_pairs + np.arange(k)] = 1.0
-    two = g.const(np.float64(2.0))
     eps = g.const(np.float64(0.005 / k))
     p = g.op("Add", g.op("Mul", diagonal, g.const(np.float64(0.0))), g.const(np.float64(1 / k)))
     Qp = g.op("Mul", g.op("MatMul", g.const(totals), table), g.const(np.float64(1 / k)))
@@ -299,29 +298,28 @@ def _couple_multiclass(g: _Graph, r: str, k: int, sweeps: int) -> str:
         last = sweep == sweeps - 1
         error = g.op("ReduceMax", g.op("Abs", g.op("Sub", Qp, pQp)), axis0, keepdims=1)
         done = g.op("Or", done, g.op("Less", error, eps))
-        # p = c * p_, Qp = d * Qp_
-        p_, c = g.split(p, k), one
-        Qp_, d, new_pQp = Qp, one, pQp
+        # p = c * p_ and Qp = c * Qp_: libsvm divides both by 1 + diff at every step
+        p_, Qp_, c, new_pQp = g.split(p, k), Qp, one, pQp
         for t in range(k):
             qp_t = g.op("Slice", Qp_, g.const(_ints(t)), g.const(_ints(t + 1)), axis0)
             if t:
-                qp_t = g.op("Mul", qp_t, d)
+                qp_t = g.op("Mul", qp_t, c)
             diff = g.op("Div", g.op("Sub", new_pQp, qp_t), q_tt[t])
             grow = g.op("Add", one, diff)
-            p_[t] = g.op("Add", p_[t], g.op("Div", diff, c))  # p[t] += diff
-            c = g.op("Div", c, grow)  # p /= 1 + diff
+            scaled = g.op("Div", diff, c) if t else diff
+            p_[t] = g.op("Add", p_[t], scaled)  # p[t] += diff
+            c = g.op("Div", c, grow)
             if last and t == k - 1:
                 break
-            step = g.op("Add", g.op("Mul", diff, q_tt[t]), g.op("Mul", two, qp_t))
-            new_pQp = g.op(
-                "Div", g.op("Div", g.op("Add", new_pQp, g.op("Mul", diff, step)), grow), grow
-            )
+            # p'Qp = (p'Qp + diff (diff Q[t][t] + 2 Qp[t])) / (1 + diff)^2, with
+            # diff Q[t][t] = p'Qp - Qp[t]
+            total = g.op("Add", new_pQp, g.op("Mul", diff, g.op("Add", new_pQp, qp_t)))
+            new_pQp = g.op("Div", g.op("Div", total, grow), grow)
             # Qp = (Qp + diff Q[t, :]) / (1 + diff)
-            Qp_ = g.op("Add", Qp_, g.op("Mul", rows[t], g.op("Div", diff, d)))
-            d = g.op("Div", d, grow)
+            Qp_ = g.op("Add", Qp_, g.op("Mul", rows[t], scaled))
         p = g.op("Where", done, p, g.op("Mul", g.op("Concat", *p_, axis=0), c))
         if not last:
-            Qp = g.op("Where", done, Qp, g.op("Mul", Qp_, d))
+            Qp = g.op("Where", done, Qp, g.op("Mul", Qp_, c))
             pQp = g.op("Where", done, pQp, new_pQp)
     return g.op("Transpose", p, perm=[1, 0])
 
