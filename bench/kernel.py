@@ -81,6 +81,90 @@ def digits(repeats, n_rows):
     )
 
 
+def floor_models():
+    """Other models people explain with Kernel, on the seed data (30 features)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    return {
+        "KNeighbors(5), scaled": make_pipeline(StandardScaler(), KNeighborsClassifier()),
+        "MLP(32, 32), scaled": make_pipeline(
+            StandardScaler(), MLPClassifier((32, 32), max_iter=500, random_state=0)
+        ),
+        "GradientBoosting(100)": GradientBoostingClassifier(random_state=0),
+        "CalibratedCV(SVC), sigmoid": CalibratedClassifierCV(
+            SVC(gamma=0.001, C=100.0), ensemble=False
+        ),
+    }
+
+
+def floors(repeats, n_rows):
+    """shap vs ours vs the onnxruntime floor, and the model's own predict_proba, per
+    synthetic row: a floor far above predict_proba means the graph can be faster."""
+    import shap
+
+    _, x_train, x_test = seed_problem()
+    _, y_train = _seed_labels()
+    summary = shap.kmeans(x_train, 10)
+    rows = x_test[:n_rows]
+    budget = 2 * x_train.shape[1] + 2048
+    print(
+        f"\n## other models: seed data, {n_rows} rows, 30 features, background 10, "
+        f"nsamples={budget}, 1 thread; us per synthetic row"
+    )
+    print(
+        f"{'model':>28} {'shap rows/s':>12} {'ours rows/s':>12} {'ratio':>7} {'ours/floor':>11} "
+        f"{'floor us':>9} {'sklearn us':>11}"
+    )
+    out = {}
+    for name, model in floor_models().items():
+        model.fit(x_train, y_train)
+        ours = ours_for(model, summary, budget)
+        ours.explain(rows[:1])
+        explainer = shap.KernelExplainer(model.predict_proba, summary)
+        times = interleaved(
+            {
+                "shap": lambda e=explainer: e.shap_values(rows, nsamples=budget, silent=True),
+                "ours": lambda ours=ours: ours.explain(rows),
+                "floor": floor_task(ours, rows),
+            },
+            repeats,
+        )
+        synthetic = len(rows) * ours.n_coalitions * len(summary.data)
+        fake = np.random.default_rng(0).normal(size=(synthetic, x_train.shape[1]))
+        fake = fake * x_train.std(axis=0) + x_train.mean(axis=0)
+        native = interleaved({"native": lambda m=model, z=fake: m.predict_proba(z)}, repeats)
+        row = {
+            "shap_rows_s": len(rows) / times["shap"],
+            "ours_rows_s": len(rows) / times["ours"],
+            "ratio": times["shap"] / times["ours"],
+            "vs_floor": times["ours"] / times["floor"],
+            "floor_us": times["floor"] / synthetic * 1e6,
+            "predict_proba_us": native["native"] / synthetic * 1e6,
+        }
+        print(
+            f"{name:>28} {row['shap_rows_s']:12.2f} {row['ours_rows_s']:12.2f} "
+            f"{row['ratio']:6.2f}x {row['vs_floor']:10.2f}x {row['floor_us']:9.2f} "
+            f"{row['predict_proba_us']:11.2f}"
+        )
+        out[name] = row
+    return out
+
+
+def _seed_labels():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_breast_cancer(return_X_y=True)
+    _, _, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
+    return y_test, y_train
+
+
 def ours_for(model, summary, budget, **kw):
     from scoring_explainers.scoring import KernelScoringExplainer
 
@@ -111,7 +195,7 @@ def shap_values(model, summary, rows, budget, **kw):
     return explainer.shap_values(rows, nsamples=budget, silent=True, **kw)[..., 1]
 
 
-def floor_time(explainer, rows, repeats):
+def floor_task(explainer, rows):
     """onnxruntime alone on the same synthetic rows, in the explainer's own chunks."""
     X32 = rows.astype(np.float32)
     chunks = [
@@ -124,7 +208,7 @@ def floor_time(explainer, rows, repeats):
         for chunk in chunks:
             explainer.model.outputs(chunk)
 
-    return interleaved({"floor": run}, repeats)["floor"]
+    return run
 
 
 def speed(name, model, summary, rows, budgets, repeats, operator_graph=None):
@@ -142,12 +226,13 @@ def speed(name, model, summary, rows, budgets, repeats, operator_graph=None):
         tasks = {
             "shap": lambda budget=budget: shap_values(model, summary, rows, budget),
             "ours": lambda ours=ours: ours.explain(rows),
+            "floor": floor_task(ours, rows),  # interleaved too: the same load for both
         }
         if operator_graph is not None:
             plain = ours_for(operator_graph, summary, budget)
             tasks["ours_operator"] = lambda plain=plain: plain.explain(rows)
         times = interleaved(tasks, repeats)
-        floor = floor_time(ours, rows, repeats)
+        floor = times["floor"]
         label = "auto" if budget == 2 * rows.shape[1] + 2048 else str(budget)
         shap_rate, ours_rate = len(rows) / times["shap"], len(rows) / times["ours"]
         print(
@@ -273,6 +358,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--digits-only", action="store_true", help="only the digits section")
+    parser.add_argument("--floors-only", action="store_true", help="only the other models' floors")
     args = parser.parse_args()
     import shap
 
@@ -280,8 +366,11 @@ def main() -> None:
     results: dict[str, object] = {"load_average_start": load_average()}
     print(f"load average {load_average()}")
     with one_thread():
-        results["digits"] = digits(repeats, 2 if args.quick else 4)
-    if args.digits_only:
+        if not args.floors_only:
+            results["digits"] = digits(repeats, 2 if args.quick else 4)
+        if not args.digits_only:
+            results["floors"] = floors(repeats, 2 if args.quick else 3)
+    if args.digits_only or args.floors_only:
         results["load_average_end"] = load_average()
         print(f"\nload average {load_average()}")
         if args.json:
