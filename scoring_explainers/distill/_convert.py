@@ -237,18 +237,28 @@ def preprocessing_to_onnx(
     return bytes(onx.SerializeToString())
 
 
-def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) -> Any:
-    """An SVC / NuSVC (probability=True) or SVR / NuSVR, alone or ending a Pipeline, as a
-    GEMM-based graph."""
+def _dense_builder(final: Any) -> Any:
+    """The dense-graph builder for ``final`` (an SVM or a nearest-neighbour classifier
+    these modules write as matrix products), or ``None``."""
+    from . import _knn_onnx, _svm_onnx
+
+    if _svm_onnx.supports(final):
+        return _svm_onnx.dense_svm_graph
+    if _knn_onnx.supports(final):
+        return _knn_onnx.dense_knn_graph
+    return None
+
+
+def _convert_dense(model: Any, n_features: int, target_opset: int | None, build: Any) -> Any:
+    """An SVC / NuSVC (probability=True), SVR / NuSVR or KNeighborsClassifier, alone or
+    ending a Pipeline, as a GEMM-based graph made by ``build``."""
     import onnx
     from onnx import compose
-
-    from ._svm_onnx import dense_svm_graph
 
     final = final_estimator(model)
     opsets = _default_opset(target_opset)
     if final is model:
-        return dense_svm_graph(final, n_features, opset=opsets[""])
+        return build(final, n_features, opset=opsets[""])
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.pipeline import Pipeline
@@ -265,18 +275,18 @@ def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) ->
             culprit = _unconvertible_step(model, exc)
             raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
     middle = prefix.graph.output[0]
-    width = int(final.support_vectors_.shape[1])
-    tail = dense_svm_graph(
+    width = int(final.n_features_in_)
+    tail = build(
         final,
         width,
-        input_name="svm_input",
+        input_name="dense_input",
         input_type=middle.type.tensor_type.elem_type,
         opset=opsets[""],
     )
     tail.ir_version = prefix.ir_version
     del tail.opset_import[:]
     tail.opset_import.extend(prefix.opset_import)
-    merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "svm_input")])
+    merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "dense_input")])
     onnx.checker.check_model(merged)
     return merged
 
@@ -469,10 +479,9 @@ def to_onnx(
             task = "classification" if _booster_is_classifier(model) else "regression"
             model_classes = classes
         elif hasattr(model, "fit") and hasattr(model, "predict"):
-            from ._svm_onnx import supports
-
-            if supports(final_estimator(model)):
-                onx = _convert_dense_svm(model, n_features, target_opset)
+            build = _dense_builder(final_estimator(model))
+            if build is not None:
+                onx = _convert_dense(model, n_features, target_opset, build)
             else:
                 onx = _convert_sklearn(model, n_features, target_opset)
             task = "classification" if gives_probabilities(model) else "regression"
