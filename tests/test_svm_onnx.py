@@ -1,6 +1,6 @@
 """Dense ONNX graphs of kernel SVMs against scikit-learn (libsvm) itself.
 
-Multiclass ``SVC``/``NuSVC`` with ``probability=True`` (3, 4 and 10 classes, every kernel),
+``SVC``/``NuSVC`` with ``probability=True`` (2, 3, 4 and 10 classes, every kernel),
 ``SVR``/``NuSVR``, Pipelines, and the unrolled coupling iteration against libsvm's loop on
 the slowest pairwise probabilities.
 """
@@ -57,7 +57,7 @@ def problems():
 
     rng = np.random.default_rng(0)
     out = {}
-    for k in (3, 4):
+    for k in (2, 3, 4):
         X, y = make_classification(
             n_samples=360, n_features=8, n_informative=6, n_classes=k, random_state=k
         )
@@ -94,7 +94,7 @@ def fitted(problems):
     return get
 
 
-@pytest.mark.parametrize("k", [3, 4, 10], ids=lambda k: f"{k}classes")
+@pytest.mark.parametrize("k", [2, 3, 4, 10], ids=lambda k: f"{k}classes")
 @pytest.mark.parametrize("kernel", list(KERNELS))
 @pytest.mark.parametrize("name", ["SVC", "NuSVC"])
 def test_multiclass_probabilities_and_labels(problems, fitted, name, kernel, k):

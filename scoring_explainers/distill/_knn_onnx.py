@@ -27,8 +27,8 @@ import numpy as np
 __all__ = ["dense_knn_graph", "supports"]
 
 #: Largest training set written as a dense graph: the graph holds an (N, n_train) float64
-#: distance matrix per call (8,192 synthetic rows x 20,000 training rows = 1.3 GB).
-MAX_TRAINING_ROWS = 20_000
+#: distance matrix per call (8,192 synthetic rows x 10,000 training rows: 655 MB).
+MAX_TRAINING_ROWS = 10_000
 
 
 def supports(model: Any) -> bool:
