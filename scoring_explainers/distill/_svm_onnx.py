@@ -129,8 +129,9 @@ def _kernel(g: _Graph, model: Any, X: str, sizes: list[int]) -> list[str]:
         start += size
         if model.kernel == "rbf":
             # in float64: float32's exp, 2x faster, errs by 1e-7 of every kernel value,
-            # which the dual coefficients (in the thousands for NuSVC) multiply
-            block = g.op("Exp", block)
+            # which the dual coefficients (in the thousands for NuSVC) multiply. Below
+            # -700 (a kernel value under 1e-304) exp takes its 3-5x slower underflow path.
+            block = g.op("Exp", g.op("Max", block, g.const(np.float64(-700.0))))
         elif model.kernel == "poly":
             block = g.op("Pow", block, g.const(np.float64(model.degree)))
         elif model.kernel == "sigmoid":
