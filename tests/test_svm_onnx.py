@@ -348,3 +348,71 @@ def test_kernel_explainer_same_values_as_with_the_operator_graph(problems, fitte
     assert dense_phi.shape == (10, 5, 64)
     assert np.max(np.abs(dense_phi - operator_phi)) <= 5e-7  # measured 7.9e-8
     assert np.max(np.abs(dense_expected - operator_expected)) <= 1e-6
+
+
+def _calibrated_cases():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC, NuSVC
+
+    return {
+        "binary": (CalibratedClassifierCV(SVC(gamma=0.001, C=100.0), ensemble=False), 2),
+        "binary ensemble NuSVC poly": (
+            CalibratedClassifierCV(NuSVC(nu=0.2, kernel="poly", coef0=1.0)),
+            2,
+        ),
+        "4 classes": (CalibratedClassifierCV(SVC(), ensemble=False), 4),
+        "4 classes ensemble linear": (CalibratedClassifierCV(SVC(kernel="linear")), 4),
+        "3 classes sigmoid kernel": (
+            CalibratedClassifierCV(SVC(kernel="sigmoid"), ensemble=False),
+            3,
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_calibrated_cases()))
+def test_sigmoid_calibrated_svms(problems, case):
+    """CalibratedClassifierCV(SVC), the replacement for probability=True: a dense graph
+    too, with scikit-learn's ovr decision function for several classes."""
+    from scoring_explainers.distill._svm_onnx import supports_calibrated
+
+    model, k = _calibrated_cases()[case]
+    x_train, y_train, rows = problems[k]
+    _quiet(model.fit, x_train, y_train)
+    assert supports_calibrated(model)
+    converted = to_onnx(model, rows.shape[1])
+    assert "SVMClassifier" not in _ops(converted)
+    labels, probabilities = _run(converted, rows)
+    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+    np.testing.assert_array_equal(labels, model.predict(rows))
+
+
+def test_calibrated_fold_without_a_class_and_pipeline(problems):
+    """A cross-validation fold whose SVM never saw a class (its calibrated probability is 0
+    there), and a calibrated SVM ending a Pipeline; isotonic calibration stays with
+    skl2onnx."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from scoring_explainers.distill._svm_onnx import supports_calibrated
+
+    x_train, y_train, rows = problems[3]
+    y = y_train.copy()
+    y[:3] = 3  # all in the first of three unshuffled folds
+    model = _quiet(CalibratedClassifierCV(SVC(), cv=KFold(3)).fit, x_train, y)
+    assert [len(c.estimator.classes_) for c in model.calibrated_classifiers_] == [3, 4, 4]
+    labels, probabilities = _run(to_onnx(model, 8), rows)
+    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+    np.testing.assert_array_equal(labels, model.predict(rows))
+    pipe = make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(), ensemble=False))
+    _quiet(pipe.fit, x_train * 10 + 3, y_train)
+    labels, probabilities = _run(to_onnx(pipe, 8), rows * 10 + 3)
+    assert np.max(np.abs(probabilities - pipe.predict_proba(rows * 10 + 3))) <= 1e-6
+    assert np.mean(labels == pipe.predict(rows * 10 + 3)) >= 0.999
+    isotonic = _quiet(
+        CalibratedClassifierCV(SVC(), method="isotonic", ensemble=False).fit, x_train, y_train
+    )
+    assert not supports_calibrated(isotonic)
+    assert "SVMClassifier" in _ops(to_onnx(isotonic, 8))

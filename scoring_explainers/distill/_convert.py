@@ -244,14 +244,17 @@ def _dense_builder(final: Any) -> Any:
 
     if _svm_onnx.supports(final):
         return _svm_onnx.dense_svm_graph
+    if _svm_onnx.supports_calibrated(final):
+        return _svm_onnx.dense_calibrated_graph
     if _knn_onnx.supports(final):
         return _knn_onnx.dense_knn_graph
     return None
 
 
 def _convert_dense(model: Any, n_features: int, target_opset: int | None, build: Any) -> Any:
-    """An SVC / NuSVC (probability=True), SVR / NuSVR or KNeighborsClassifier, alone or
-    ending a Pipeline, as a GEMM-based graph made by ``build``."""
+    """An SVC / NuSVC (probability=True), SVR / NuSVR, sigmoid-calibrated SVC / NuSVC or
+    KNeighborsClassifier, alone or ending a Pipeline, as a GEMM-based graph made by
+    ``build``."""
     import onnx
     from onnx import compose
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dense_svm_graph", "supports"]
+__all__ = ["dense_calibrated_graph", "dense_svm_graph", "supports", "supports_calibrated"]
 
 #: Sweeps of libsvm's pairwise-coupling iteration unrolled in the graph. For two classes
 #: libsvm stops after at most 2 sweeps for any probability in [1e-7, 1 - 1e-7]; updates
@@ -341,14 +341,13 @@ def _labels(g: _Graph, model: Any, winner: str) -> tuple[str, int]:
     return "label", label_type
 
 
-def _vote(g: _Graph, model: Any, decision: str, k: int) -> str:
-    """The index of the class ``SVC.predict`` returns, (N,) int64, from (n_pairs, N) values.
+def _votes(g: _Graph, decision: str, k: int, *, ovr: bool) -> str:
+    """Votes of the classes from libsvm's (n_pairs, N) decision values; (k, N), float64.
 
-    libsvm's vote: pair (i, j) votes for i when its decision value is > 0, else for j; the
-    most votes win, the first class among equals. With ``break_ties=True`` (and
-    ``decision_function_shape='ovr'``) scikit-learn instead takes the argmax of its ovr
-    decision function: votes (for i when the value is >= 0) plus
-    ``s / (3 (|s| + 1))`` with ``s`` the summed decision values of each class.
+    libsvm's vote: pair (i, j) votes for i when its decision value is > 0, else for j.
+    With ``ovr``, scikit-learn's ovr decision function instead: votes (for i when the
+    value is >= 0) plus ``s / (3 (|s| + 1))`` with ``s`` the summed decision values of each
+    class (+ for i, - for j).
     """
     from onnx import TensorProto
 
@@ -359,8 +358,7 @@ def _vote(g: _Graph, model: Any, decision: str, k: int) -> str:
         first[i, q] = 1.0
         second[j, q] = 1.0
     zero = g.const(np.float64(0.0))
-    ties = bool(getattr(model, "break_ties", False)) and model.decision_function_shape == "ovr"
-    wins = g.op("GreaterOrEqual" if ties else "Greater", decision, zero)
+    wins = g.op("GreaterOrEqual" if ovr else "Greater", decision, zero)
     wins = g.op("Cast", wins, to=TensorProto.DOUBLE)
     # votes_c = sum_q wins_q [c == i_q] + (1 - wins_q) [c == j_q], (k, N)
     votes = g.op(
@@ -368,19 +366,156 @@ def _vote(g: _Graph, model: Any, decision: str, k: int) -> str:
         g.op("MatMul", g.const(first - second), wins),
         g.const(second.sum(axis=1, keepdims=True)),
     )
-    if ties:
-        summed = g.op("MatMul", g.const(first - second), decision)
-        scaled = g.op(
-            "Div",
-            summed,
-            g.op(
-                "Mul",
-                g.const(np.float64(3.0)),
-                g.op("Add", g.op("Abs", summed), g.const(np.float64(1.0))),
-            ),
+    if not ovr:
+        return votes
+    summed = g.op("MatMul", g.const(first - second), decision)
+    scaled = g.op(
+        "Div",
+        summed,
+        g.op(
+            "Mul",
+            g.const(np.float64(3.0)),
+            g.op("Add", g.op("Abs", summed), g.const(np.float64(1.0))),
+        ),
+    )
+    return g.op("Add", votes, scaled)
+
+
+def _vote(g: _Graph, model: Any, decision: str, k: int) -> str:
+    """The index of the class ``SVC.predict`` returns, (N,) int64, from (n_pairs, N) values:
+    the most votes, the first class among equals; with ``break_ties=True`` (and
+    ``decision_function_shape='ovr'``) the argmax of scikit-learn's ovr decision function.
+    """
+    ties = bool(getattr(model, "break_ties", False)) and model.decision_function_shape == "ovr"
+    return g.op("ArgMax", _votes(g, decision, k, ovr=ties), axis=0, keepdims=0)
+
+
+def _binary_decision(g: _Graph, model: Any, X: str) -> str:
+    """scikit-learn's decision function of a two-class SVC/NuSVC or an SVR; (N, 1)."""
+    (kernel,) = _kernel(g, model, X, [len(model.support_vectors_)])
+    dual = np.asarray(model.dual_coef_, dtype=np.float64).T  # (n_sv, 1)
+    return g.op(
+        "Add",
+        g.op("MatMul", kernel, g.const(dual)),
+        g.const(np.asarray(model.intercept_, dtype=np.float64)),
+    )
+
+
+def _calibrated_svms(model: Any) -> list[Any] | None:
+    """The SVMs of a ``CalibratedClassifierCV`` with sigmoid calibration that
+    :func:`dense_calibrated_graph` converts, else ``None``."""
+    if type(model).__name__ != "CalibratedClassifierCV" or model.method != "sigmoid":
+        return None
+    fitted = getattr(model, "calibrated_classifiers_", None)
+    if not fitted:
+        return None
+    svms = []
+    for calibrated in fitted:
+        svm = calibrated.estimator
+        if type(svm).__name__ not in _CLASSIFIERS or not hasattr(svm, "support_vectors_"):
+            return None
+        if not isinstance(svm.kernel, str) or svm.kernel not in _KERNELS:
+            return None
+        if getattr(svm, "_sparse", False):
+            return None
+        k = len(svm.classes_)
+        if k > 2 and svm.decision_function_shape != "ovr":
+            return None
+        if len(calibrated.calibrators) != (1 if k == 2 else k):
+            return None
+        svms.append(svm)
+    return svms
+
+
+def supports_calibrated(model: Any) -> bool:
+    """Whether :func:`dense_calibrated_graph` converts ``model``."""
+    return _calibrated_svms(model) is not None
+
+
+def dense_calibrated_graph(
+    model: Any,
+    n_features: int,
+    *,
+    input_name: str = "X",
+    input_type: int | None = None,
+    opset: int = 18,
+) -> Any:
+    """An ONNX graph of a fitted ``CalibratedClassifierCV`` of ``SVC``/``NuSVC`` with
+    ``method="sigmoid"`` (``ensemble`` True or False, two or more classes).
+
+    For each calibrated SVM: its decision function (two classes: one value; more: the ovr
+    function, votes plus scaled summed one-vs-one values), ``1 / (1 + exp(a f + b))`` per
+    class, two classes completed by ``1 - p``, more normalised by their sum (uniform where
+    it is 0), values in (1, 1 + 1e-5] set to 1; the mean over the calibrated SVMs.
+    Outputs ``label`` (N,), the first class of highest probability, as ``predict``, and
+    ``probabilities`` (N, n_classes), float32.
+    """
+    from onnx import TensorProto, helper
+
+    svms = _calibrated_svms(model)
+    if svms is None:
+        raise ValueError("not a sigmoid-calibrated SVC/NuSVC")
+    g = _Graph()
+    X = g.op("Cast", input_name, to=TensorProto.DOUBLE)
+    classes = list(model.classes_)
+    k = len(classes)
+    one = g.const(np.float64(1.0))
+    total = None
+    for svm, calibrated in zip(svms, model.calibrated_classifiers_, strict=True):
+        own = len(svm.classes_)
+        if own == 2:
+            decision = g.op("Transpose", _binary_decision(g, svm, X), perm=[1, 0])  # (1, N)
+        else:
+            decision = _votes(g, _pair_decisions(g, svm, X), own, ovr=True)  # (own, N)
+        a = np.array([c.a_ for c in calibrated.calibrators], dtype=np.float64)[:, None]
+        b = np.array([c.b_ for c in calibrated.calibrators], dtype=np.float64)[:, None]
+        f = g.op("Add", g.op("Mul", decision, g.const(a)), g.const(b))
+        p = g.op("Reciprocal", g.op("Add", g.op("Exp", f), one))  # expit(-(a f + b))
+        if k == 2:
+            proba = g.op("Concat", g.op("Sub", one, p), p, axis=0)
+        else:
+            # the SVM's classes (a fold may lack some) into the model's
+            place = np.zeros((k, own))
+            for n, c in enumerate(svm.classes_):
+                place[classes.index(c), n] = 1.0
+            proba = (
+                p if own == k and np.all(place == np.eye(k)) else g.op("MatMul", g.const(place), p)
+            )
+            denominator = g.op(
+                "ReduceSum", proba, g.const(np.array([0], dtype=np.int64)), keepdims=1
+            )
+            nonzero = g.op("Not", g.op("Equal", denominator, g.const(np.float64(0.0))))
+            proba = g.op(
+                "Where",
+                nonzero,
+                g.op("Div", proba, denominator),
+                g.const(np.full((k, 1), 1 / k)),
+            )
+        above = g.op(
+            "And",
+            g.op("Greater", proba, one),
+            g.op("LessOrEqual", proba, g.const(np.float64(1.0 + 1e-5))),
         )
-        votes = g.op("Add", votes, scaled)
-    return g.op("ArgMax", votes, axis=0, keepdims=0)
+        proba = g.op("Where", above, one, proba)
+        total = proba if total is None else g.op("Add", total, proba)
+    assert total is not None
+    mean = g.op("Div", total, g.const(np.float64(len(svms))))
+    g.op("Cast", g.op("Transpose", mean, perm=[1, 0]), out="probabilities", to=TensorProto.FLOAT)
+    label, label_type = _labels(g, model, g.op("ArgMax", mean, axis=0, keepdims=0))
+    in_type = input_type if input_type is not None else TensorProto.FLOAT
+    graph = helper.make_graph(
+        g.nodes,
+        "dense_calibrated_svm",
+        [helper.make_tensor_value_info(input_name, in_type, [None, n_features])],
+        [
+            helper.make_tensor_value_info(label, label_type, [None]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k]),
+        ],
+        g.initializers,
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="scoring-explainers"
+    )
 
 
 def dense_svm_graph(
@@ -426,13 +561,7 @@ def dense_svm_graph(
             opset_imports=[helper.make_opsetid("", opset)],
             producer_name="scoring-explainers",
         )
-    (kernel,) = _kernel(g, model, X, [len(model.support_vectors_)])
-    dual = np.asarray(model.dual_coef_, dtype=np.float64).T  # (n_sv, 1)
-    decision = g.op(
-        "Add",
-        g.op("MatMul", kernel, g.const(dual)),
-        g.const(np.asarray(model.intercept_, dtype=np.float64)),
-    )
+    decision = _binary_decision(g, model, X)
     if not k:
         g.op("Cast", decision, out="predictions", to=TensorProto.FLOAT)
         outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, [None, 1])]
