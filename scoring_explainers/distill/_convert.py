@@ -38,6 +38,10 @@ class ConvertedModel:
         What was converted (``"sklearn.svm._classes.SVC"``, ``"onnx"``, ...).
     feature_names : list of str or None
         ``feature_names_in_`` of the model, when it has them.
+    notes : dict
+        What the conversion chose, for kernel SVMs with an rbf or sigmoid kernel:
+        ``kernel_exp`` ("float32" or "float64") and ``kernel_exp_check`` (see
+        :func:`scoring_explainers.distill._svm_onnx.checked_graph`). Empty otherwise.
     """
 
     onnx_bytes: bytes
@@ -46,6 +50,7 @@ class ConvertedModel:
     n_features: int
     source: str
     feature_names: list[str] | None = field(default=None)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def _qualname(obj: Any) -> str:
@@ -251,17 +256,31 @@ def _dense_builder(final: Any) -> Any:
     return None
 
 
-def _convert_dense(model: Any, n_features: int, target_opset: int | None, build: Any) -> Any:
+def _convert_dense(
+    model: Any, n_features: int, target_opset: int | None, build: Any, svm_exp: str = "auto"
+) -> tuple[Any, dict[str, Any]]:
     """An SVC / NuSVC (probability=True), SVR / NuSVR, sigmoid-calibrated SVC / NuSVC or
     KNeighborsClassifier, alone or ending a Pipeline, as a GEMM-based graph made by
-    ``build``."""
+    ``build``; and the notes of the SVM's exp precision (``svm_exp``: "auto" or "float64",
+    see :func:`~scoring_explainers.distill._svm_onnx.checked_graph`)."""
     import onnx
     from onnx import compose
 
+    from . import _svm_onnx
+
     final = final_estimator(model)
     opsets = _default_opset(target_opset)
+    notes: dict[str, Any] = {}
+
+    def make(width: int, **kwargs: Any) -> Any:
+        nonlocal notes
+        if build in (_svm_onnx.dense_svm_graph, _svm_onnx.dense_calibrated_graph):
+            onx, notes = _svm_onnx.checked_graph(final, build, width, exp=svm_exp, **kwargs)
+            return onx
+        return build(final, width, **kwargs)
+
     if final is model:
-        return build(final, n_features, opset=opsets[""])
+        return make(n_features, opset=opsets[""]), notes
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.pipeline import Pipeline
@@ -279,8 +298,7 @@ def _convert_dense(model: Any, n_features: int, target_opset: int | None, build:
             raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
     middle = prefix.graph.output[0]
     width = int(final.n_features_in_)
-    tail = build(
-        final,
+    tail = make(
         width,
         input_name="dense_input",
         input_type=middle.type.tensor_type.elem_type,
@@ -291,7 +309,7 @@ def _convert_dense(model: Any, n_features: int, target_opset: int | None, build:
     tail.opset_import.extend(prefix.opset_import)
     merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "dense_input")])
     onnx.checker.check_model(merged)
-    return merged
+    return merged, notes
 
 
 def _convert_booster(model: Any, n_features: int, target_opset: int | None) -> Any:
@@ -436,6 +454,7 @@ def to_onnx(
     *,
     classes: list[Any] | None = None,
     target_opset: int | None = None,
+    svm_exp: Literal["auto", "float64"] = "auto",
 ) -> ConvertedModel:
     """Convert a fitted model to one ONNX graph with normalised outputs.
 
@@ -451,6 +470,13 @@ def to_onnx(
     classes : list, optional
         Class labels for an ONNX classifier whose labels cannot be read from the graph.
     target_opset : int, optional
+    svm_exp : {"auto", "float64"}
+        The precision of the rbf (sigmoid) kernel's exp (tanh) in the dense graphs of
+        kernel SVMs. ``"auto"``: float32, several times faster, when the float32 graph
+        differs from the model by at most 1e-6 (probabilities; relative to the largest
+        prediction for regressors) with equal labels on rows made from the support vectors,
+        else float64; ``"float64"``: always float64. The choice is in
+        ``ConvertedModel.notes``.
 
     Returns
     -------
@@ -463,6 +489,9 @@ def to_onnx(
     """
     import onnx
 
+    if svm_exp not in ("auto", "float64"):
+        raise ConversionError(f"svm_exp must be 'auto' or 'float64', not {svm_exp!r}")
+    notes: dict[str, Any] = {}
     source = _qualname(model)
     feature_names = getattr(model, "feature_names_in_", None)
     if isinstance(model, onnx.ModelProto | bytes | bytearray | str | Path):
@@ -484,7 +513,7 @@ def to_onnx(
         elif hasattr(model, "fit") and hasattr(model, "predict"):
             build = _dense_builder(final_estimator(model))
             if build is not None:
-                onx = _convert_dense(model, n_features, target_opset, build)
+                onx, notes = _convert_dense(model, n_features, target_opset, build, svm_exp)
             else:
                 onx = _convert_sklearn(model, n_features, target_opset)
             task = "classification" if gives_probabilities(model) else "regression"
@@ -503,6 +532,7 @@ def to_onnx(
         n_features=n_features,
         source=source,
         feature_names=None if feature_names is None else [str(f) for f in feature_names],
+        notes=notes,
     )
 
 

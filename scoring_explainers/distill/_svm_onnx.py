@@ -5,7 +5,9 @@ written as one matrix product against the support vectors, the same model runs s
 times faster in onnxruntime's GEMM, which is what Kernel SHAP's tens of thousands of
 synthetic rows per explained row need. The graph reproduces scikit-learn in float64,
 including libsvm's Platt scaling and its pairwise-coupling iteration for
-``probability=True``.
+``probability=True``; only the kernel's exp (tanh) may be float32, where a check on rows
+made from the support vectors shows it changes the outputs by at most 1e-6
+(:func:`checked_graph`).
 
 Supported: ``SVC`` and ``NuSVC`` with ``probability=True`` (two or more classes: every
 one-vs-one decision value from one kernel product against all support vectors and one
@@ -19,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dense_calibrated_graph", "dense_svm_graph", "supports", "supports_calibrated"]
+__all__ = [
+    "checked_graph",
+    "dense_calibrated_graph",
+    "dense_svm_graph",
+    "supports",
+    "supports_calibrated",
+]
 
 #: Sweeps of libsvm's pairwise-coupling iteration unrolled in the graph. For two classes
 #: libsvm stops after at most 2 sweeps for any probability in [1e-7, 1 - 1e-7]; updates
@@ -33,6 +41,15 @@ COUPLING_SWEEPS = 4
 #: shrinks 5-10x per sweep). Rows that have passed the test are frozen, so extra sweeps
 #: change nothing.
 MULTICLASS_SWEEPS = 6
+
+#: Largest |float32-exp graph - scikit-learn| on the check rows (probabilities; relative to
+#: the largest |prediction| for regressors) for which :func:`checked_graph` keeps float32.
+EXP32_TOLERANCE = 1e-6
+
+#: Check rows of :func:`checked_graph`: up to this many support vectors, and this many rows
+#: mixing the features of two support vectors at random (Kernel SHAP's coalition rows).
+CHECK_SUPPORT_VECTORS = 1000
+CHECK_MIXED_ROWS = 3000
 
 _CLASSIFIERS = ("SVC", "NuSVC")
 _KERNELS = ("rbf", "linear", "poly", "sigmoid")
@@ -55,10 +72,20 @@ def supports(model: Any) -> bool:
     return True
 
 
+def _exp32(exp: str) -> bool:
+    if exp not in ("float32", "float64"):
+        raise ValueError(f"exp must be 'float32' or 'float64', not {exp!r}")
+    return exp == "float32"
+
+
 class _Graph:
-    def __init__(self) -> None:
+    """Nodes and initializers of one graph; ``exp32``: the kernel's exp (rbf) or tanh
+    (sigmoid) in float32."""
+
+    def __init__(self, exp32: bool = False) -> None:
         from onnx import helper
 
+        self.exp32 = exp32
         self.helper = helper
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
@@ -96,6 +123,7 @@ def _kernel(g: _Graph, model: Any, X: str, sizes: list[int]) -> list[str]:
     holds the kernel's scale and offset, followed by one element-wise function (rbf: exp,
     poly: power, sigmoid: tanh).
     """
+    from onnx import TensorProto
 
     sv = np.asarray(model.support_vectors_, dtype=np.float64)
     gamma = float(model._gamma)
@@ -128,10 +156,16 @@ def _kernel(g: _Graph, model: Any, X: str, sizes: list[int]) -> list[str]:
     for size in sizes:
         block = g.op("MatMul", wide, g.const(weights[:, start : start + size]))
         start += size
-        if model.kernel == "rbf":
-            # in float64: float32's exp, 2x faster, errs by 1e-7 of every kernel value,
-            # which the dual coefficients (in the thousands for NuSVC) multiply. Below
-            # -700 (a kernel value under 1e-304) exp takes its 3-5x slower underflow path.
+        if model.kernel in ("rbf", "sigmoid") and g.exp32:
+            # float32's exp (tanh) is several times faster than float64's and has no slow
+            # underflow path, but errs by 1e-7 of every kernel value, which the dual
+            # coefficients multiply: chosen per model by :func:`checked_graph`.
+            block = g.op("Cast", block, to=TensorProto.FLOAT)
+            block = g.op("Exp" if model.kernel == "rbf" else "Tanh", block)
+            block = g.op("Cast", block, to=TensorProto.DOUBLE)
+        elif model.kernel == "rbf":
+            # below -700 (a kernel value under 1e-304) float64 exp takes its 3-5x slower
+            # underflow path
             block = g.op("Exp", g.op("Max", block, g.const(np.float64(-700.0))))
         elif model.kernel == "poly":
             block = g.op("Pow", block, g.const(np.float64(model.degree)))
@@ -439,6 +473,7 @@ def dense_calibrated_graph(
     input_name: str = "X",
     input_type: int | None = None,
     opset: int = 18,
+    exp: str = "float64",
 ) -> Any:
     """An ONNX graph of a fitted ``CalibratedClassifierCV`` of ``SVC``/``NuSVC`` with
     ``method="sigmoid"`` (``ensemble`` True or False, two or more classes).
@@ -448,14 +483,15 @@ def dense_calibrated_graph(
     class, two classes completed by ``1 - p``, more normalised by their sum (uniform where
     it is 0), values in (1, 1 + 1e-5] set to 1; the mean over the calibrated SVMs.
     Outputs ``label`` (N,), the first class of highest probability, as ``predict``, and
-    ``probabilities`` (N, n_classes), float32.
+    ``probabilities`` (N, n_classes), float32. ``exp``: the precision of the kernel's exp
+    (rbf) or tanh (sigmoid), ``"float64"`` or ``"float32"``.
     """
     from onnx import TensorProto, helper
 
     svms = _calibrated_svms(model)
     if svms is None:
         raise ValueError("not a sigmoid-calibrated SVC/NuSVC")
-    g = _Graph()
+    g = _Graph(exp32=_exp32(exp))
     X = g.op("Cast", input_name, to=TensorProto.DOUBLE)
     classes = list(model.classes_)
     k = len(classes)
@@ -525,16 +561,18 @@ def dense_svm_graph(
     input_name: str = "X",
     input_type: int | None = None,
     opset: int = 18,
+    exp: str = "float64",
 ) -> Any:
     """An ONNX graph of a fitted ``SVC``/``NuSVC`` (``probability=True``) or ``SVR``/``NuSVR``.
 
     Outputs ``label`` (N,) + ``probabilities`` (N, n_classes) for classifiers or
     ``predictions`` (N, 1) for regressors, computed in float64 and returned as float32, as
-    the other converted graphs.
+    the other converted graphs. ``exp``: the precision of the kernel's exp (rbf) or tanh
+    (sigmoid), ``"float64"`` or ``"float32"`` (see :func:`checked_graph`).
     """
     from onnx import TensorProto, helper
 
-    g = _Graph()
+    g = _Graph(exp32=_exp32(exp))
     X = g.op("Cast", input_name, to=TensorProto.DOUBLE)
     in_type = input_type if input_type is not None else TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info(input_name, in_type, [None, n_features])]
@@ -594,3 +632,117 @@ def dense_svm_graph(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="scoring-explainers"
     )
     return onx
+
+
+def _svms(model: Any) -> list[Any]:
+    """The SVMs of ``model`` (one, or those of a calibrated model)."""
+    return _calibrated_svms(model) or [model]
+
+
+def check_rows(model: Any, *, seed: int = 0) -> np.ndarray:
+    """Rows made from ``model``'s support vectors, float64 (n_rows, n_features).
+
+    Up to :data:`CHECK_SUPPORT_VECTORS` of the support vectors (of every SVM of a calibrated
+    model), then :data:`CHECK_MIXED_ROWS` rows taking each feature from one of two random
+    support vectors with probability 1/2, like Kernel SHAP's coalition rows. Seeded.
+    """
+    rng = np.random.default_rng(seed)
+    sv = np.vstack([np.asarray(svm.support_vectors_, dtype=np.float64) for svm in _svms(model)])
+    if len(sv) > CHECK_SUPPORT_VECTORS:
+        sv = sv[np.sort(rng.choice(len(sv), CHECK_SUPPORT_VECTORS, replace=False))]
+    a = sv[rng.integers(0, len(sv), CHECK_MIXED_ROWS)]
+    b = sv[rng.integers(0, len(sv), CHECK_MIXED_ROWS)]
+    mask = rng.random(a.shape) < 0.5
+    return np.vstack([sv, np.where(mask, a, b)])
+
+
+def exp32_gap(model: Any, onx: Any, rows: np.ndarray) -> tuple[float, float, bool]:
+    """Run graph ``onx`` in onnxruntime on ``rows`` (as its input type) and compare it with
+    ``model``'s ``predict_proba`` (``predict`` for regressors), float64.
+
+    Returns (max |difference|, output scale: 1 for probabilities, the largest |prediction|
+    for regressors, whether every label equals ``predict``'s).
+    """
+    import warnings
+
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feed = session.get_inputs()[0]
+    double = onx.graph.input[0].type.tensor_type.elem_type == TensorProto.DOUBLE
+    X = rows.astype(np.float64 if double else np.float32)
+    names = [o.name for o in session.get_outputs()]
+    outputs = dict(zip(names, session.run(None, {feed.name: X}), strict=True))
+    X64 = X.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if "probabilities" in outputs:
+            expected = np.asarray(model.predict_proba(X64), dtype=np.float64)
+            got = outputs["probabilities"]
+            labels = np.asarray(model.predict(X64)).astype(str)
+            same = bool(np.array_equal(labels, np.asarray(outputs["label"]).astype(str)))
+            scale = 1.0
+        else:
+            expected = np.asarray(model.predict(X64), dtype=np.float64).reshape(len(X), -1)
+            got = outputs["predictions"]
+            same = True
+            scale = float(np.max(np.abs(expected)))
+    return float(np.max(np.abs(got.astype(np.float64) - expected))), scale, same
+
+
+def checked_graph(
+    model: Any,
+    build: Any,
+    n_features: int,
+    *,
+    exp: str = "auto",
+    **kwargs: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The graph of ``model`` by ``build`` (:func:`dense_svm_graph` or
+    :func:`dense_calibrated_graph`), its kernel's exp (rbf) or tanh (sigmoid) in float32
+    when that passes the check, else in float64; and notes saying which and why.
+
+    With ``exp="auto"`` the float32 variant is run in onnxruntime on :func:`check_rows`
+    and compared with the model: kept when every label equals ``predict``'s and the
+    largest difference is at most :data:`EXP32_TOLERANCE` (probabilities; regressors:
+    times their largest |prediction|). ``exp="float64"`` skips the check. Models with
+    linear or poly kernels have no exp: their graph and notes are the same either way.
+
+    Returns
+    -------
+    onx : onnx.ModelProto
+    notes : dict
+        ``kernel_exp`` ("float32" or "float64"), ``kernel_exp_check`` (the float32
+        variant's max difference, its tolerance, the rows and whether labels agreed, or
+        why it was skipped). Empty for kernels without exp.
+    """
+    if exp not in ("auto", "float64"):
+        raise ValueError(f"exp must be 'auto' or 'float64', not {exp!r}")
+    if not any(svm.kernel in ("rbf", "sigmoid") for svm in _svms(model)):
+        return build(model, n_features, **kwargs), {}
+    if exp == "float64":
+        notes = {"kernel_exp": "float64", "kernel_exp_check": "skipped: float64 asked for"}
+        return build(model, n_features, exp="float64", **kwargs), notes
+    rows = check_rows(model)
+    fast = build(model, n_features, exp="float32", **kwargs)
+    gap, scale, same = exp32_gap(model, fast, rows)
+    tolerance = EXP32_TOLERANCE * scale
+    keep = same and gap <= tolerance
+    check = {
+        "max_abs_diff": gap,
+        "tolerance": tolerance,
+        "rows": len(rows),
+        "labels_equal": same,
+    }
+    if keep:
+        return fast, {"kernel_exp": "float32", "kernel_exp_check": check}
+    return build(model, n_features, exp="float64", **kwargs), {
+        "kernel_exp": "float64",
+        "kernel_exp_check": check,
+    }
