@@ -15,7 +15,7 @@ import pytest
 
 from scoring_explainers.convert import to_onnx
 from scoring_explainers.distill import _svm_onnx
-from scoring_explainers.distill._svm_onnx import MULTICLASS_SWEEPS, supports
+from scoring_explainers.distill._svm_onnx import EXP32_TOLERANCE, MULTICLASS_SWEEPS, supports
 from scoring_explainers.scoring import OnnxModel
 
 KERNELS = {
@@ -27,6 +27,11 @@ KERNELS = {
 #: Largest |graph - predict_proba|: the graph computes in float64 and returns float32
 #: (half an ulp of 1 is 3e-8).
 TOLERANCE = 6e-8
+
+
+def _tolerance(converted) -> float:
+    """TOLERANCE for float64 exp; the check's 1e-6 where the conversion chose float32."""
+    return EXP32_TOLERANCE if converted.notes.get("kernel_exp") == "float32" else TOLERANCE
 
 
 def _quiet(fn, *args, **kwargs):
@@ -101,15 +106,18 @@ def test_multiclass_probabilities_and_labels(problems, fitted, name, kernel, k):
     model = fitted(name, kernel, k)
     rows = problems[k][2]
     assert supports(model)
-    converted = to_onnx(model, rows.shape[1])
-    ops = _ops(converted)
-    assert "SVMClassifier" not in ops and "MatMul" in ops
-    labels, probabilities = _run(converted, rows)
     expected = _quiet(model.predict_proba, rows)
-    assert probabilities.shape == (len(rows), k)
-    assert np.max(np.abs(probabilities - expected)) <= TOLERANCE
-    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
-    assert converted.classes == list(range(k))
+    for exp in ("auto", "float64"):
+        converted = to_onnx(model, rows.shape[1], svm_exp=exp)
+        ops = _ops(converted)
+        assert "SVMClassifier" not in ops and "MatMul" in ops
+        labels, probabilities = _run(converted, rows)
+        assert probabilities.shape == (len(rows), k)
+        assert np.max(np.abs(probabilities - expected)) <= _tolerance(converted)
+        np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+        assert converted.classes == list(range(k))
+        if exp == "float64" and kernel in ("rbf", "sigmoid"):
+            assert converted.notes["kernel_exp"] == "float64"
 
 
 def test_labels_follow_the_vote_not_the_probabilities(problems, fitted):
@@ -148,7 +156,8 @@ def test_break_ties_and_string_labels(problems, fitted):
     converted = to_onnx(model, 8)
     labels, probabilities = _run(converted, rows)
     np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
-    assert np.max(np.abs(probabilities - _quiet(model.predict_proba, rows))) <= TOLERANCE
+    gap = np.max(np.abs(probabilities - _quiet(model.predict_proba, rows)))
+    assert gap <= _tolerance(converted)
     assert converted.classes == ["ant", "bee", "cat", "dog"]
     # break_ties changes some labels: the graph follows it
     plain = _quiet(SVC(probability=True, random_state=0).fit, x_train, names[y_train])
@@ -184,7 +193,7 @@ def test_far_rows_under_rbf_cost_what_near_rows_cost(fitted, problems):
     far[:, 0] = t
     exponents = model._gamma * ((far[:50, None, :] - model.support_vectors_[None]) ** 2).sum(-1)
     assert np.all((exponents > 708) & (exponents < 745))
-    converted = to_onnx(model, 64)
+    converted = to_onnx(model, 64, svm_exp="float64")  # float32 exp has no slow path
     _, probabilities = _run(converted, far[:500])
     assert np.max(np.abs(probabilities - _quiet(model.predict_proba, far[:500]))) <= TOLERANCE
     runtime = OnnxModel(converted.onnx_bytes, task=converted.task, n_features=64, threads=1)
@@ -382,7 +391,7 @@ def test_sigmoid_calibrated_svms(problems, case):
     converted = to_onnx(model, rows.shape[1])
     assert "SVMClassifier" not in _ops(converted)
     labels, probabilities = _run(converted, rows)
-    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= _tolerance(converted)
     np.testing.assert_array_equal(labels, model.predict(rows))
 
 
@@ -403,8 +412,9 @@ def test_calibrated_fold_without_a_class_and_pipeline(problems):
     y[:3] = 3  # all in the first of three unshuffled folds
     model = _quiet(CalibratedClassifierCV(SVC(), cv=KFold(3)).fit, x_train, y)
     assert [len(c.estimator.classes_) for c in model.calibrated_classifiers_] == [3, 4, 4]
-    labels, probabilities = _run(to_onnx(model, 8), rows)
-    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+    converted = to_onnx(model, 8)
+    labels, probabilities = _run(converted, rows)
+    assert np.max(np.abs(probabilities - model.predict_proba(rows))) <= _tolerance(converted)
     np.testing.assert_array_equal(labels, model.predict(rows))
     pipe = make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(), ensemble=False))
     _quiet(pipe.fit, x_train * 10 + 3, y_train)
@@ -416,3 +426,134 @@ def test_calibrated_fold_without_a_class_and_pipeline(problems):
     )
     assert not supports_calibrated(isotonic)
     assert "SVMClassifier" in _ops(to_onnx(isotonic, 8))
+
+
+def _seed_svc():
+    """bench/kernel.py's seed model: SVC(gamma=0.001, C=100) on unscaled breast cancer."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.svm import SVC
+
+    X, y = load_breast_cancer(return_X_y=True)
+    x_train, x_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
+    model = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(x_train, y_train)
+    return model, x_train, x_test
+
+
+def _coalition_rows(rows, background, n, seed):
+    """Kernel SHAP's synthetic rows: each feature from a row or a background row."""
+    rng = np.random.default_rng(seed)
+    a = rows[rng.integers(0, len(rows), n)]
+    b = background[rng.integers(0, len(background), n)]
+    return _f32(np.where(rng.random(a.shape) < 0.5, a, b))
+
+
+def _exp_types(converted) -> set[int]:
+    """The element types of the graph's Exp/Tanh inputs (1: float32, 11: float64)."""
+    graph = onnx.load_from_string(converted.onnx_bytes).graph
+    casts = {n.output[0]: n for n in graph.node if n.op_type == "Cast"}
+    types = set()
+    for node in graph.node:
+        if node.op_type in ("Exp", "Tanh") and node.input[0] in casts:
+            types.add(casts[node.input[0]].attribute[0].i)
+        elif node.op_type in ("Exp", "Tanh"):
+            types.add(onnx.TensorProto.DOUBLE)
+    return types
+
+
+def test_seed_svc_keeps_float32_exp():
+    """The seed SVC passes the check: float32 exp, within 1e-6 of predict_proba on test
+    rows and Kernel SHAP rows, predict's labels; svm_exp='float64' forces float64."""
+    model, x_train, x_test = _seed_svc()
+    rows = np.vstack([_f32(x_test), _coalition_rows(x_test, x_train, 5_000, 5)])
+    expected = _quiet(model.predict_proba, rows)
+    converted = to_onnx(model, 30)
+    assert converted.notes["kernel_exp"] == "float32"
+    check = converted.notes["kernel_exp_check"]
+    assert check["max_abs_diff"] <= 1e-6 and check["labels_equal"] is True
+    assert check["tolerance"] == 1e-6 and check["rows"] == len(model.support_vectors_) + 3000
+    assert onnx.TensorProto.FLOAT in _exp_types(converted)
+    labels, probabilities = _run(converted, rows)
+    assert 1e-7 < np.max(np.abs(probabilities - expected)) <= 1e-6
+    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+    forced = to_onnx(model, 30, svm_exp="float64")
+    assert forced.notes == {
+        "kernel_exp": "float64",
+        "kernel_exp_check": "skipped: float64 asked for",
+    }
+    assert _exp_types(forced) == {onnx.TensorProto.DOUBLE}
+    labels, probabilities = _run(forced, rows)
+    assert np.max(np.abs(probabilities - expected)) <= TOLERANCE
+    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+    # distilled and saved: the choice is in the explainer's (the manifest's) metadata
+    from scoring_explainers.scoring import KernelScoringExplainer
+
+    explainer = _quiet(KernelScoringExplainer.from_model, model, x_train[:20], nsamples=100)
+    assert explainer.metadata["conversion_notes"] == converted.notes
+
+
+def test_large_dual_coefficients_get_float64_exp():
+    """C=1000 on noisy labels: dual coefficients of 1000 multiply float32 exp's error of
+    1e-7 per kernel value; the check measures 3.7e-5 and keeps float64 (within 1e-7)."""
+    from sklearn.datasets import make_classification
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    X, y = make_classification(
+        n_samples=300, n_features=8, n_informative=4, flip_y=0.2, random_state=0
+    )
+    X = _f32(StandardScaler().fit_transform(X))
+    model = _quiet(SVC(C=1000.0, gamma=0.05, probability=True, random_state=0).fit, X, y)
+    assert np.max(np.abs(model.dual_coef_)) == 1000.0
+    converted = to_onnx(model, 8)
+    check = converted.notes["kernel_exp_check"]
+    assert converted.notes["kernel_exp"] == "float64"
+    assert 1e-5 < check["max_abs_diff"] < 1e-4 and check["labels_equal"] is True
+    assert _exp_types(converted) == {onnx.TensorProto.DOUBLE}
+    rows = np.vstack([X, _coalition_rows(X, X, 5_000, 6)])
+    labels, probabilities = _run(converted, rows)
+    assert np.max(np.abs(probabilities - _quiet(model.predict_proba, rows))) <= 1e-7
+    np.testing.assert_array_equal(labels, _quiet(model.predict, rows))
+    # the float32 graph the check refused is that far off on these rows too
+    fast = _svm_onnx.dense_svm_graph(model, 8, exp="float32")
+    gap, scale, _ = _svm_onnx.exp32_gap(model, fast, rows)
+    assert gap > 1e-5 and scale == 1.0
+    # ending a Pipeline: the SVM's own rows are checked, the choice is the same
+    pipe = _quiet(
+        make_pipeline(
+            StandardScaler(), SVC(C=1000.0, gamma=0.05, probability=True, random_state=0)
+        ).fit,
+        X,
+        y,
+    )
+    assert to_onnx(pipe, 8).notes["kernel_exp"] == "float64"
+
+
+def test_exp_precision_of_regressors_and_linear_kernels(small_regression):
+    """Regressors are checked relative to their largest prediction: C=10 keeps float32,
+    C=10,000 (dual coefficients up to 7,000) gets float64; linear and poly kernels have no
+    exp and no notes; a wrong svm_exp is refused."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    from scoring_explainers import ConversionError
+
+    X, y = small_regression
+    X = _f32(StandardScaler().fit_transform(X))
+    rows = np.vstack([X, _coalition_rows(X, X, 3_000, 7)])
+    for C, chosen in ((10.0, "float32"), (10_000.0, "float64")):
+        model = SVR(C=C).fit(X, y)
+        converted = to_onnx(model, 6)
+        check = converted.notes["kernel_exp_check"]
+        scale = np.max(np.abs(model.predict(_f32(_svm_onnx.check_rows(model)))))
+        assert check["tolerance"] == pytest.approx(1e-6 * scale, rel=1e-6)
+        assert converted.notes["kernel_exp"] == chosen
+        assert (check["max_abs_diff"] <= check["tolerance"]) == (chosen == "float32")
+        predictions, _ = _run(converted, rows)
+        expected = model.predict(rows)
+        assert np.max(np.abs(predictions - expected)) <= 1e-6 * np.max(np.abs(expected))
+    assert to_onnx(SVR(kernel="linear").fit(X, y), 6).notes == {}
+    assert to_onnx(SVR(kernel="poly").fit(X, y), 6, svm_exp="float64").notes == {}
+    with pytest.raises(ConversionError, match="svm_exp must be 'auto' or 'float64', not 'half'"):
+        to_onnx(model, 6, svm_exp="half")
