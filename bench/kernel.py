@@ -9,7 +9,11 @@ onnxruntime floor, accuracy against a large-budget reference, and peak memory fo
 features at ``nsamples=2000`` (the dense multiclass graph against skl2onnx's
 ``SVMClassifier`` operator graph).
 
-    python bench/kernel.py [--quick] [--digits-only]
+    python bench/kernel.py [--quick] [--digits-only | --seed-only | --floors-only]
+
+The seed SVC and digits sections also run our graph with the kernel's exp forced to
+float64 (``to_onnx(..., svm_exp="float64")``, what every SVM got before the per-model
+choice), interleaved with the rest.
 """
 
 from __future__ import annotations
@@ -78,6 +82,24 @@ def digits(repeats, n_rows):
         [2000],
         repeats,
         operator_graph=skl2onnx_graph(model, x_train.shape[1]),
+        compare_exp=True,
+    )
+
+
+def seed_speed(repeats, rows_quick):
+    """The seed SVC's speed section (shap, ours, the floors, float64 exp before)."""
+    import shap
+
+    model, x_train, x_test = seed_problem()
+    return speed(
+        "seed SVC",
+        model,
+        shap.kmeans(x_train, 10),
+        x_test[:30] if rows_quick else x_test,
+        [2108, 200],
+        repeats,
+        operator_graph=skl2onnx_graph(model, x_train.shape[1]),
+        compare_exp=True,
     )
 
 
@@ -211,7 +233,16 @@ def floor_task(explainer, rows):
     return run
 
 
-def speed(name, model, summary, rows, budgets, repeats, operator_graph=None):
+def float64_graph(model, n_features):
+    """Our dense graph with the kernel's exp forced to float64 (before the per-model
+    choice), and the choice ``to_onnx`` makes by default."""
+    from scoring_explainers.convert import to_onnx
+
+    chosen = to_onnx(model, n_features).notes
+    return to_onnx(model, n_features, svm_exp="float64").onnx_bytes, chosen
+
+
+def speed(name, model, summary, rows, budgets, repeats, operator_graph=None, compare_exp=False):
     print(
         f"\n## {name}: {len(rows)} rows, {rows.shape[1]} features, background "
         f"{len(summary.data)} rows, 1 thread"
@@ -231,6 +262,12 @@ def speed(name, model, summary, rows, budgets, repeats, operator_graph=None):
         if operator_graph is not None:
             plain = ours_for(operator_graph, summary, budget)
             tasks["ours_operator"] = lambda plain=plain: plain.explain(rows)
+        if compare_exp:
+            graph, chosen = float64_graph(model, rows.shape[1])
+            before = ours_for(graph, summary, budget)
+            before.explain(rows[:2])
+            tasks["ours_f64"] = lambda before=before: before.explain(rows)
+            tasks["floor_f64"] = floor_task(before, rows)
         times = interleaved(tasks, repeats)
         floor = times["floor"]
         label = "auto" if budget == 2 * rows.shape[1] + 2048 else str(budget)
@@ -252,7 +289,38 @@ def speed(name, model, summary, rows, budgets, repeats, operator_graph=None):
                 "(ours with skl2onnx's SVMClassifier operator graph)"
             )
             out[label]["ours_operator_rows_s"] = rate
+        if "ours_f64" in times:
+            rate = len(rows) / times["ours_f64"]
+            vs_floor = times["ours_f64"] / times["floor_f64"]
+            print(
+                f"{'':>8} {'':>12} {rate:12.1f} {rate / shap_rate:6.2f}x {vs_floor:14.3f}x"
+                "   (ours with float64 exp, before the per-model choice)"
+            )
+            check = chosen.get("kernel_exp_check", {})
+            print(
+                f"{'':>8} exp chosen: {chosen.get('kernel_exp')} (float32 check max diff "
+                f"{check.get('max_abs_diff', float('nan')):.2g}); floor "
+                f"{times['floor'] / synthetic_rows(ours, rows, summary) * 1e6:.2f} us per "
+                f"synthetic row, float64 exp "
+                f"{times['floor_f64'] / synthetic_rows(ours, rows, summary) * 1e6:.2f} us"
+            )
+            out[label].update(
+                {
+                    "f64_rows_s": rate,
+                    "f64_ratio": rate / shap_rate,
+                    "f64_vs_floor": vs_floor,
+                    "exp_chosen": chosen.get("kernel_exp"),
+                    "exp_check_max_diff": check.get("max_abs_diff"),
+                    "floor_us": times["floor"] / synthetic_rows(ours, rows, summary) * 1e6,
+                    "f64_floor_us": times["floor_f64"] / synthetic_rows(ours, rows, summary) * 1e6,
+                }
+            )
     return out
+
+
+def synthetic_rows(explainer, rows, summary):
+    """Synthetic rows the explainer evaluates for ``rows``."""
+    return len(rows) * explainer.n_coalitions * len(summary.data)
 
 
 def accuracy(model, summary, rows, repeats, budgets, reference_budget):
@@ -359,6 +427,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--digits-only", action="store_true", help="only the digits section")
     parser.add_argument("--floors-only", action="store_true", help="only the other models' floors")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="only the seed SVC's speed and the digits"
+    )
     args = parser.parse_args()
     import shap
 
@@ -368,9 +439,11 @@ def main() -> None:
     with one_thread():
         if not args.floors_only:
             results["digits"] = digits(repeats, 2 if args.quick else 4)
-        if not args.digits_only:
+        if args.seed_only:
+            results["svc"] = seed_speed(repeats, args.quick)
+        elif not args.digits_only:
             results["floors"] = floors(repeats, 2 if args.quick else 3)
-    if args.digits_only or args.floors_only:
+    if args.digits_only or args.floors_only or args.seed_only:
         results["load_average_end"] = load_average()
         print(f"\nload average {load_average()}")
         if args.json:
@@ -379,16 +452,7 @@ def main() -> None:
     with one_thread():
         model, x_train, x_test = seed_problem()
         summary = shap.kmeans(x_train, 10)
-        rows = x_test[:30] if args.quick else x_test
-        results["svc"] = speed(
-            "seed SVC",
-            model,
-            summary,
-            rows,
-            [2108, 200],
-            repeats,
-            operator_graph=skl2onnx_graph(model, x_train.shape[1]),
-        )
+        results["svc"] = seed_speed(repeats, args.quick)
         results["svc_accuracy"] = accuracy(
             model,
             summary,
