@@ -366,8 +366,8 @@ def converter_graphs():
             StandardScaler(), SVC(probability=True, random_state=0)
         ).fit(X, y),
         "CalibratedClassifierCV(SVC)": CalibratedClassifierCV(SVC(), ensemble=False).fit(X, y),
-        "SVC multiclass (SVMClassifier)": SVC(probability=True, random_state=0).fit(X3, y3),
-        "KNN minkowski p=2": KNeighborsClassifier(5).fit(X, y),
+        "SVC multiclass (dense graph)": SVC(probability=True, random_state=0).fit(X3, y3),
+        "KNeighborsClassifier (dense graph)": KNeighborsClassifier(5).fit(X, y),
         "KNN manhattan": KNeighborsClassifier(3, metric="manhattan").fit(X3, y3),
         "KNN p=3": KNeighborsClassifier(3, p=3).fit(X, y),
         "KNN regressor": KNeighborsRegressor(4, weights="distance").fit(Xr, yr),

@@ -184,11 +184,15 @@ def test_dense_svm_string_labels_and_svr(seed_data, small_regression):
     np.testing.assert_allclose(predictions, svr.predict(X), rtol=1e-5, atol=1e-5)
 
 
-def test_multiclass_svc_uses_the_standard_converter(small_classification):
+def test_multiclass_svc_uses_the_dense_graph(small_classification):
+    import onnx
     from sklearn.svm import SVC
 
     X, y = small_classification
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = SVC(probability=True, random_state=0).fit(X, y)
-    _assert_same_classifier(model, to_onnx(model, 8), X)
+    converted = to_onnx(model, 8)
+    _assert_same_classifier(model, converted, X)
+    ops = {node.op_type for node in onnx.load_from_string(converted.onnx_bytes).graph.node}
+    assert "SVMClassifier" not in ops and "Gemm" in ops

@@ -38,6 +38,10 @@ class ConvertedModel:
         What was converted (``"sklearn.svm._classes.SVC"``, ``"onnx"``, ...).
     feature_names : list of str or None
         ``feature_names_in_`` of the model, when it has them.
+    notes : dict
+        What the conversion chose, for kernel SVMs with an rbf or sigmoid kernel:
+        ``kernel_exp`` ("float32" or "float64") and ``kernel_exp_check`` (see
+        :func:`scoring_explainers.distill._svm_onnx.checked_graph`). Empty otherwise.
     """
 
     onnx_bytes: bytes
@@ -46,6 +50,7 @@ class ConvertedModel:
     n_features: int
     source: str
     feature_names: list[str] | None = field(default=None)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def _qualname(obj: Any) -> str:
@@ -237,17 +242,45 @@ def preprocessing_to_onnx(
     return bytes(onx.SerializeToString())
 
 
-def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) -> Any:
-    """A binary SVC / SVR (alone or ending a Pipeline) as a GEMM-based graph."""
+def _dense_builder(final: Any) -> Any:
+    """The dense-graph builder for ``final`` (an SVM or a nearest-neighbour classifier
+    these modules write as matrix products), or ``None``."""
+    from . import _knn_onnx, _svm_onnx
+
+    if _svm_onnx.supports(final):
+        return _svm_onnx.dense_svm_graph
+    if _svm_onnx.supports_calibrated(final):
+        return _svm_onnx.dense_calibrated_graph
+    if _knn_onnx.supports(final):
+        return _knn_onnx.dense_knn_graph
+    return None
+
+
+def _convert_dense(
+    model: Any, n_features: int, target_opset: int | None, build: Any, svm_exp: str = "auto"
+) -> tuple[Any, dict[str, Any]]:
+    """An SVC / NuSVC (probability=True), SVR / NuSVR, sigmoid-calibrated SVC / NuSVC or
+    KNeighborsClassifier, alone or ending a Pipeline, as a GEMM-based graph made by
+    ``build``; and the notes of the SVM's exp precision (``svm_exp``: "auto" or "float64",
+    see :func:`~scoring_explainers.distill._svm_onnx.checked_graph`)."""
     import onnx
     from onnx import compose
 
-    from ._svm_onnx import dense_svm_graph
+    from . import _svm_onnx
 
     final = final_estimator(model)
     opsets = _default_opset(target_opset)
+    notes: dict[str, Any] = {}
+
+    def make(width: int, **kwargs: Any) -> Any:
+        nonlocal notes
+        if build in (_svm_onnx.dense_svm_graph, _svm_onnx.dense_calibrated_graph):
+            onx, notes = _svm_onnx.checked_graph(final, build, width, exp=svm_exp, **kwargs)
+            return onx
+        return build(final, width, **kwargs)
+
     if final is model:
-        return dense_svm_graph(final, n_features, opset=opsets[""])
+        return make(n_features, opset=opsets[""]), notes
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.pipeline import Pipeline
@@ -264,20 +297,19 @@ def _convert_dense_svm(model: Any, n_features: int, target_opset: int | None) ->
             culprit = _unconvertible_step(model, exc)
             raise ConversionError(f"cannot convert {culprit} to ONNX: {exc}") from exc
     middle = prefix.graph.output[0]
-    width = int(final.support_vectors_.shape[1])
-    tail = dense_svm_graph(
-        final,
+    width = int(final.n_features_in_)
+    tail = make(
         width,
-        input_name="svm_input",
+        input_name="dense_input",
         input_type=middle.type.tensor_type.elem_type,
         opset=opsets[""],
     )
     tail.ir_version = prefix.ir_version
     del tail.opset_import[:]
     tail.opset_import.extend(prefix.opset_import)
-    merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "svm_input")])
+    merged = compose.merge_models(prefix, tail, io_map=[(middle.name, "dense_input")])
     onnx.checker.check_model(merged)
-    return merged
+    return merged, notes
 
 
 def _convert_booster(model: Any, n_features: int, target_opset: int | None) -> Any:
@@ -422,6 +454,7 @@ def to_onnx(
     *,
     classes: list[Any] | None = None,
     target_opset: int | None = None,
+    svm_exp: Literal["auto", "float64"] = "auto",
 ) -> ConvertedModel:
     """Convert a fitted model to one ONNX graph with normalised outputs.
 
@@ -437,6 +470,13 @@ def to_onnx(
     classes : list, optional
         Class labels for an ONNX classifier whose labels cannot be read from the graph.
     target_opset : int, optional
+    svm_exp : {"auto", "float64"}
+        The precision of the rbf (sigmoid) kernel's exp (tanh) in the dense graphs of
+        kernel SVMs. ``"auto"``: float32, several times faster, when the float32 graph
+        differs from the model by at most 1e-6 (probabilities; relative to the largest
+        prediction for regressors) with equal labels on rows made from the support vectors,
+        else float64; ``"float64"``: always float64. The choice is in
+        ``ConvertedModel.notes``.
 
     Returns
     -------
@@ -449,6 +489,9 @@ def to_onnx(
     """
     import onnx
 
+    if svm_exp not in ("auto", "float64"):
+        raise ConversionError(f"svm_exp must be 'auto' or 'float64', not {svm_exp!r}")
+    notes: dict[str, Any] = {}
     source = _qualname(model)
     feature_names = getattr(model, "feature_names_in_", None)
     if isinstance(model, onnx.ModelProto | bytes | bytearray | str | Path):
@@ -468,10 +511,9 @@ def to_onnx(
             task = "classification" if _booster_is_classifier(model) else "regression"
             model_classes = classes
         elif hasattr(model, "fit") and hasattr(model, "predict"):
-            from ._svm_onnx import supports
-
-            if supports(final_estimator(model)):
-                onx = _convert_dense_svm(model, n_features, target_opset)
+            build = _dense_builder(final_estimator(model))
+            if build is not None:
+                onx, notes = _convert_dense(model, n_features, target_opset, build, svm_exp)
             else:
                 onx = _convert_sklearn(model, n_features, target_opset)
             task = "classification" if gives_probabilities(model) else "regression"
@@ -490,6 +532,7 @@ def to_onnx(
         n_features=n_features,
         source=source,
         feature_names=None if feature_names is None else [str(f) for f in feature_names],
+        notes=notes,
     )
 
 

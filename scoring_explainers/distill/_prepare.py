@@ -147,6 +147,8 @@ def prepare(
         converted.onnx_bytes, task=converted.task, n_features=X.shape[1], threads=threads
     )
     metadata: dict[str, Any] = {"model_type": converted.source}
+    if converted.notes:
+        metadata["conversion_notes"] = dict(converted.notes)
     if (
         converted.source != "onnx"
         and hasattr(model, "predict")
