@@ -40,7 +40,7 @@ __all__ = [
     "DESIGNS",
     "Design",
     "bayes_map",
-    "fit_profile",
+    "fit_prior",
     "linear_map",
     "make_design",
     "stratified_design",
@@ -96,11 +96,11 @@ def _complete_sizes(m: int, budget: int) -> tuple[list[int], int]:
     return complete, left
 
 
-def _pair_counts(m: int, small: list[int], n_pairs: int) -> np.ndarray:
-    """Pairs per open size (largest remainder of the kernel mass), capped by the
-    number of distinct pairs of that size."""
+def _pair_counts(m: int, small: list[int], n_pairs: int, exponent: float) -> np.ndarray:
+    """Pairs per open size, in proportion to ``(kernel mass)**exponent`` (largest
+    remainder), capped by the number of distinct pairs of that size."""
     mass = _size_mass(m)
-    pair_mass = np.array([mass[s - 1] * (1 if 2 * s == m else 2) for s in small])
+    pair_mass = np.array([mass[s - 1] * (1 if 2 * s == m else 2) for s in small]) ** exponent
     cap = np.array([comb(m, s) // 2 if 2 * s == m else comb(m, s) for s in small])
     n = np.zeros(len(small), dtype=np.int64)
     left = n_pairs
@@ -121,8 +121,14 @@ def _pair_counts(m: int, small: list[int], n_pairs: int) -> np.ndarray:
     return n
 
 
-def stratified_design(m: int, budget: int, rng: np.random.Generator) -> CoalitionDesign:
+def stratified_design(
+    m: int, budget: int, rng: np.random.Generator, exponent: float = 1.0
+) -> CoalitionDesign:
     """Complete sizes enumerated, then a fixed number of paired draws per open size.
+
+    The pairs go to the open sizes in proportion to ``(kernel mass)**exponent`` (1: the
+    kernel's own proportions; 0.5 leans towards the middle sizes); the weights are
+    ``mass_s / n_s`` whatever the allocation, so the weighted sums stay kernel sums.
 
     Returns a :class:`CoalitionDesign` whose sampled coalitions come in units (a drawn
     coalition and its complement, adjacent rows), sizes interleaved so that every prefix
@@ -140,7 +146,7 @@ def stratified_design(m: int, budget: int, rng: np.random.Generator) -> Coalitio
     small = [s for s in range(1, m // 2 + 1) if s not in complete]
     n_pairs = left // 2
     if small and n_pairs:
-        counts = _pair_counts(m, small, n_pairs)
+        counts = _pair_counts(m, small, n_pairs, exponent)
         # Draw order: unit j of a size with n pairs sits at (j + 1/2) / n, so any prefix
         # holds every size in proportion.
         position = np.concatenate([(np.arange(k) + 0.5) / k for k in counts if k])
@@ -185,36 +191,97 @@ def design_units(design: CoalitionDesign) -> np.ndarray:
 
 # ------------------------------------------------------------------------ Bayesian map
 
+#: The prior families: independent coefficients of the game in the Moebius basis
+#: (``v(S) = sum_{T <= S} m(T)``) or in the Walsh basis
+#: (``v(z) = sum_T f(T) prod_{i in T} (2 z_i - 1)``), with variance ``s2_|T|``.
+FAMILIES = ("moebius", "walsh")
 
-def _kernels(m: int, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``g(c) = Cov(v(S), v(S'))`` for ``|S & S'| = c`` and ``h(s)`` with
-    ``Cov(phi_i, v(S)) = [i in S] h(|S|)``, both shape (M + 1,)."""
+
+def _binom_table(n: int) -> np.ndarray:
+    """``C(a, b)`` for ``0 <= a, b <= n``, shape (n + 1, n + 1)."""
+    return np.array([[comb(a, b) for b in range(n + 1)] for a in range(n + 1)], dtype=np.float64)
+
+
+def _krawtchouk(n: int) -> np.ndarray:
+    """``K[k, d] = sum_j (-1)**j C(d, j) C(n - d, k - j)``: the sum of ``chi_T(z) chi_T(z')``
+    over the ``|T| = k`` subsets of ``n`` players at Hamming distance ``d``, (n + 1, n + 1).
+
+    Summed in integers: the terms reach ``C(n, n / 2)`` and cancel.
+    """
+    out = np.zeros((n + 1, n + 1))
+    for k in range(n + 1):
+        for d in range(n + 1):
+            out[k, d] = float(
+                sum((-1) ** j * comb(d, j) * comb(n - d, k - j) for j in range(min(k, d) + 1))
+            )
+    return out
+
+
+def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Prior covariance of ``v`` at coalitions ``D`` (S, M) and of ``phi`` with ``v``.
+
+    Returns ``K`` of shape (S, S), ``C`` of shape (M, S) with
+    ``C[i, s] = Cov(phi_i, v(D_s))``, and the variance of a constant to add to ``K``
+    (``10 * Var v(N)``; ``v(empty)``, which every fit observes, pins it).
+    """
+    m = D.shape[1]
+    Z = D.astype(np.float64)
+    inter = np.rint(Z @ Z.T).astype(np.intp)
+    sizes = D.sum(1)
     k = np.arange(m + 1)
-    binom = np.array([[comb(c, j) for j in k] for c in k], dtype=np.float64)  # C(c, j)
-    g = binom @ profile
-    shifted = np.zeros((m + 1, m + 1))
-    shifted[1:, 1:] = binom[:-1, :-1]  # C(s - 1, j - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    if family == "moebius":
+        binom = _binom_table(m)
+        g = binom @ profile  # g[c] = sum_k C(c, k) s2_k
+        K = g[inter]
         per = np.where(k > 0, profile / np.maximum(k, 1), 0.0)
-    h = shifted @ per
-    return g, h
+        h = np.zeros(m + 1)
+        h[1:] = binom[:-1, :-1] @ per[1:]  # h[s] = sum_k C(s - 1, k - 1) s2_k / k
+        C = Z.T * h[sizes]
+        total = g[m]
+    elif family == "walsh":
+        g = profile @ _krawtchouk(m)  # g[d]
+        K = g[sizes[:, None] + sizes[None, :] - 2 * inter]
+        odd = np.where(k % 2 == 1, 2.0 * profile / np.maximum(k, 1), 0.0)
+        h = odd[1:] @ _krawtchouk(m - 1)  # h[d'], d' = zeros among the other players
+        zeros_others = (m - 1) - (sizes[None, :] - D.T)
+        C = (2.0 * Z.T - 1.0) * h[zeros_others]
+        total = g[0]
+    else:
+        raise ValueError(f"unknown prior family {family!r}")
+    return K, C, 10.0 * total
 
 
-def _gram(masks: np.ndarray, profile: np.ndarray, jitter: float) -> np.ndarray:
-    """Prior covariance of ``v`` at the coalitions, shape (S, S)."""
-    Z = masks.astype(np.float64)
-    g, _ = _kernels(masks.shape[1], profile)
-    K = g[np.rint(Z @ Z.T).astype(np.intp)]
-    K[np.diag_indices_from(K)] *= 1.0 + jitter
-    return K
+def _cholesky(K: np.ndarray, constant: float, jitter: float) -> np.ndarray:
+    """Lower Cholesky factor of ``K + constant``, the diagonal of ``K`` loaded by
+    ``jitter`` (relative), then 100x more at a time if rounding leaves it indefinite."""
+    diagonal = np.diag(K).copy()
+    for _ in range(6):
+        loaded = K + constant
+        loaded[np.diag_indices_from(loaded)] += jitter * diagonal
+        try:
+            return np.linalg.cholesky(loaded)
+        except np.linalg.LinAlgError:
+            jitter *= 100.0
+    raise np.linalg.LinAlgError("prior covariance is not positive definite")
 
 
-def _with_full(masks: np.ndarray) -> np.ndarray:
-    return np.concatenate([masks, np.ones((1, masks.shape[1]), dtype=bool)])
+def profile_for(m: int, ratio: float) -> np.ndarray:
+    """Order energies ``e_k = ratio**(k - 1)`` spread over the ``C(M, k)`` coefficients
+    of each order: ``s2_k = e_k / C(M, k)``, shape (M + 1,) (``s2_0 = 0``)."""
+    k = np.arange(m + 1)
+    energy = np.where(k > 0, float(ratio) ** np.maximum(k - 1, 0), 0.0)
+    profile: np.ndarray = energy / _binom_table(m)[m]
+    return profile
+
+
+def _observed(masks: np.ndarray) -> np.ndarray:
+    """The empty coalition, the design's coalitions and the full one, (S + 2, M)."""
+    m = masks.shape[1]
+    return np.concatenate([np.zeros((1, m), dtype=bool), masks, np.ones((1, m), dtype=bool)])
 
 
 def bayes_map(
-    masks: np.ndarray, profile: np.ndarray, jitter: float = 1e-9
+    masks: np.ndarray, family: str, profile: np.ndarray, jitter: float = 1e-9
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean of the Shapley values as the run-time linear map.
 
@@ -222,9 +289,10 @@ def bayes_map(
     ----------
     masks : ndarray of shape (S, M), bool
         The evaluated coalitions (neither empty nor full).
+    family : {"moebius", "walsh"}
+        The basis whose coefficients are a priori independent.
     profile : ndarray of shape (M + 1,)
-        Prior variance ``s2_k`` of each Moebius coefficient of order ``k`` (``s2_0``
-        unused: ``v(empty) = E`` is known).
+        Prior variance ``s2_k`` of a coefficient of order ``k``.
     jitter : float
         Relative diagonal loading for the solve.
 
@@ -232,41 +300,43 @@ def bayes_map(
     -------
     P : ndarray of shape (M, S)
     q : ndarray of shape (M,)
-        ``phi = P (v - E) + q (f(x) - E)``, ``P`` with zero column sums and ``q`` summing
-        to one (the prior's own additivity, made exact in floating point).
+        ``phi = P (v - E) + q (f(x) - E)``. ``v(empty)`` and ``v(N)`` are observed, so the
+        posterior mean is additive; zero column sums of ``P`` and ``sum(q) == 1`` are
+        made exact in floating point.
     """
     m = masks.shape[1]
-    D = _with_full(masks)
-    K = _gram(D, profile, jitter)
-    _, h = _kernels(m, profile)
-    Z = D.astype(np.float64)
-    cross = Z.T * h[D.sum(1)]  # (M, S + 1): Cov(phi_i, v(S))
-    factor = np.linalg.cholesky(K)
-    solved = np.linalg.solve(factor.T, np.linalg.solve(factor, cross.T)).T
-    P, q = solved[:, :-1], solved[:, -1]
+    K, C, constant = _prior(_observed(masks), family, profile)
+    factor = _cholesky(K, constant, jitter)
+    solved = np.linalg.solve(factor.T, np.linalg.solve(factor, C.T)).T  # (M, S + 2)
+    P, q = solved[:, 1:-1], solved[:, -1]
     P = P - P.mean(axis=0)
     q = q + (1.0 - q.sum()) / m
     return P, q
 
 
-def geometric_profile(m: int, first: float, ratio: float) -> np.ndarray:
-    """Order energies ``e_1 = first``, ``e_k = ratio**(k - 2)`` (k >= 2), as the
-    per-coefficient variances ``s2_k = e_k / C(M, k)``, shape (M + 1,)."""
-    k = np.arange(m + 1)
-    energy = np.where(k == 1, first, ratio ** np.maximum(k - 2, 0).astype(np.float64))
-    energy[0] = 0.0
-    return energy / np.array([comb(m, int(j)) for j in k], dtype=np.float64)
+#: The candidate priors :func:`fit_prior` chooses among: (family, energy ratio).
+CANDIDATES: tuple[tuple[str, float], ...] = (
+    ("moebius", 0.1),
+    ("moebius", 0.25),
+    ("moebius", 0.5),
+    ("moebius", 1.0),
+    ("walsh", 0.05),
+    ("walsh", 0.1),
+    ("walsh", 0.2),
+    ("walsh", 0.3),
+    ("walsh", 0.5),
+)
+DEFAULT_PRIOR = ("walsh", 0.2)
 
 
-FIRST_GRID = (0.25, 1.0, 4.0, 16.0)
-RATIO_GRID = (0.1, 0.25, 0.5, 0.75, 1.0)
-DEFAULT_PROFILE = (4.0, 0.5)
-
-
-def fit_profile(
-    masks: np.ndarray, y: np.ndarray, full: np.ndarray, jitter: float = 1e-9
-) -> tuple[float, float]:
-    """Maximum marginal likelihood ``(first, ratio)`` of :func:`geometric_profile`.
+def log_likelihoods(
+    masks: np.ndarray,
+    y: np.ndarray,
+    full: np.ndarray,
+    candidates: tuple[tuple[str, float], ...] = CANDIDATES,
+    jitter: float = 1e-9,
+) -> dict[tuple[str, float], float]:
+    """Log marginal likelihood of training rows' games under each candidate prior.
 
     Parameters
     ----------
@@ -276,27 +346,29 @@ def fit_profile(
     full : ndarray of shape (R,)
         ``f(x) - E`` of those rows.
 
-    Each row's game gets its own scale (profiled out); the grid is
-    ``FIRST_GRID x RATIO_GRID``.
+    Each row's game gets its own scale (profiled out).
     """
-    D = _with_full(masks)
-    Y = np.concatenate([y, full[:, None]], axis=1)  # (R, S + 1)
+    Y = np.concatenate([np.zeros((len(y), 1)), y, full[:, None]], axis=1)  # (R, S + 2)
     n = Y.shape[1]
-    best, best_ll = DEFAULT_PROFILE, -np.inf
-    for first in FIRST_GRID:
-        for ratio in RATIO_GRID:
-            K = _gram(D, geometric_profile(masks.shape[1], first, ratio), jitter)
-            try:
-                factor = np.linalg.cholesky(K)
-            except np.linalg.LinAlgError:
-                continue
-            white = np.linalg.solve(factor, Y.T)  # (S + 1, R)
-            quad = np.maximum((white**2).sum(axis=0), 1e-300)
-            logdet = 2.0 * np.log(np.diag(factor)).sum()
-            ll = float(-0.5 * n * np.log(quad / n).sum() - 0.5 * len(Y) * logdet)
-            if ll > best_ll:
-                best, best_ll = (first, ratio), ll
-    return best
+    D = _observed(masks)
+    out: dict[tuple[str, float], float] = {}
+    for family, ratio in candidates:
+        K, _, constant = _prior(D, family, profile_for(masks.shape[1], ratio))
+        try:
+            factor = _cholesky(K, constant, jitter)
+        except np.linalg.LinAlgError:
+            continue
+        white = np.linalg.solve(factor, Y.T)  # (S + 2, R)
+        quad = np.maximum((white**2).sum(axis=0), 1e-300)
+        logdet = 2.0 * np.log(np.diag(factor)).sum()
+        out[(family, ratio)] = float(-0.5 * n * np.log(quad / n).sum() - 0.5 * len(Y) * logdet)
+    return out
+
+
+def fit_prior(masks: np.ndarray, y: np.ndarray, full: np.ndarray) -> tuple[str, float]:
+    """The maximum-marginal-likelihood candidate (see :func:`log_likelihoods`)."""
+    ll = log_likelihoods(masks, y, full)
+    return max(ll, key=ll.__getitem__) if ll else DEFAULT_PRIOR
 
 
 # ------------------------------------------------------------------------- registry
@@ -322,16 +394,20 @@ def _make_stratified(
     return _wls(stratified_design(m, budget, rng))
 
 
+#: Pairs per open size in proportion to the square root of the kernel mass.
+BAYES_EXPONENT = 0.5
+
+
 def _make_bayes(m: int, budget: int, rng: np.random.Generator, values: GameValues | None) -> Design:
-    design = stratified_design(m, budget, rng)
+    design = stratified_design(m, budget, rng, BAYES_EXPONENT)
     if design.exact:
         return _wls(design)
-    first, ratio = DEFAULT_PROFILE
+    family, ratio = DEFAULT_PRIOR
     if values is not None:
         y, full = values(design.masks)
-        first, ratio = fit_profile(design.masks, y, full)
-    profile = geometric_profile(m, first, ratio)
-    P, q = bayes_map(design.masks, profile)
+        family, ratio = fit_prior(design.masks, y, full)
+    profile = profile_for(m, ratio)
+    P, q = bayes_map(design.masks, family, profile)
     return Design(design.masks, design.weights, design_units(design), False, P, q, profile=profile)
 
 
