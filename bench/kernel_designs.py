@@ -181,15 +181,20 @@ Ours = Callable[[int, int, int, object], tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def ours_estimators() -> dict[str, Ours]:
-    from scoring_explainers.distill._designs import DESIGNS, linear_map
+    """Our designs; ``bayes_fixed`` is ``bayes`` without the distill-time fit."""
+    from scoring_explainers.distill._designs import DESIGNS, make_design
 
-    def make(name: str) -> Ours:
+    def make(name: str, fit: bool = True) -> Ours:
         def run(m: int, budget: int, seed: int, values=None):
-            return linear_map(name, m, budget, np.random.default_rng(seed), values)
+            rng = np.random.default_rng(seed)
+            d = make_design(name, m, budget, rng, values if fit else None)  # type: ignore[arg-type]
+            return d.masks, d.P, d.q
 
         return run
 
-    return {name: make(name) for name in DESIGNS}
+    estimators = {name: make(name) for name in DESIGNS}
+    estimators["bayes_fixed"] = make("bayes", fit=False)
+    return estimators
 
 
 def training_values(predict, x_train, bg, w, n_rows: int = 8):

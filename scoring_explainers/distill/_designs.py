@@ -37,13 +37,14 @@ from ..runtime._design import CoalitionDesign, projection
 from ._design import _all_of_size, _size_mass, coalition_design
 
 __all__ = [
+    "DEFAULT_DESIGN",
     "DESIGNS",
     "Design",
     "bayes_map",
     "fit_prior",
-    "linear_map",
     "make_design",
     "stratified_design",
+    "training_games",
 ]
 
 #: ``values(masks) -> (v(masks) - E, f(x) - E)`` for a few training rows, shapes (R, S) and
@@ -66,8 +67,9 @@ class Design:
     exact : bool
     P : ndarray of shape (M, S)
     q : ndarray of shape (M,)
-    profile : ndarray of shape (M + 1,) or None
-        The prior variances ``s2_k`` of a Bayesian map (``None`` for WLS).
+    prior : (family, ratio) or None
+        The prior of a Bayesian map (see :func:`bayes_map` and :func:`profile_for`);
+        ``None`` for WLS.
     """
 
     masks: np.ndarray
@@ -76,7 +78,7 @@ class Design:
     exact: bool
     P: np.ndarray
     q: np.ndarray
-    profile: np.ndarray | None = None
+    prior: tuple[str, float] | None = None
 
 
 def _complete_sizes(m: int, budget: int) -> tuple[list[int], int]:
@@ -383,9 +385,16 @@ def _make_paired(
     m: int, budget: int, rng: np.random.Generator, values: GameValues | None
 ) -> Design:
     design = coalition_design(m, budget, rng)
-    units = np.full(len(design.masks), -1)  # merged duplicates: no units
+    units = getattr(design, "units", None)
     P, q = projection(design)
-    return Design(design.masks, design.weights, units, design.exact, P, q)
+    return Design(
+        design.masks,
+        design.weights,
+        np.full(len(design.masks), -1) if units is None else np.asarray(units),
+        design.exact,
+        P,
+        q,
+    )
 
 
 def _make_stratified(
@@ -402,27 +411,22 @@ def _make_bayes(m: int, budget: int, rng: np.random.Generator, values: GameValue
     design = stratified_design(m, budget, rng, BAYES_EXPONENT)
     if design.exact:
         return _wls(design)
-    family, ratio = DEFAULT_PRIOR
+    prior = DEFAULT_PRIOR
     if values is not None:
         y, full = values(design.masks)
-        family, ratio = fit_prior(design.masks, y, full)
-    profile = profile_for(m, ratio)
-    P, q = bayes_map(design.masks, family, profile)
-    return Design(design.masks, design.weights, design_units(design), False, P, q, profile=profile)
-
-
-def _make_bayes_fixed(
-    m: int, budget: int, rng: np.random.Generator, values: GameValues | None
-) -> Design:
-    return _make_bayes(m, budget, rng, None)
+        if len(y):
+            prior = fit_prior(design.masks, y, full)
+    P, q = bayes_map(design.masks, prior[0], profile_for(m, prior[1]))
+    return Design(design.masks, design.weights, design_units(design), False, P, q, prior=prior)
 
 
 DESIGNS: dict[str, Callable[[int, int, np.random.Generator, GameValues | None], Design]] = {
     "paired": _make_paired,
     "stratified": _make_stratified,
     "bayes": _make_bayes,
-    "bayes_fixed": _make_bayes_fixed,
 }
+#: What ``from_model`` uses unless told otherwise.
+DEFAULT_DESIGN = "bayes"
 
 
 def make_design(
@@ -432,15 +436,65 @@ def make_design(
     rng: np.random.Generator,
     values: GameValues | None = None,
 ) -> Design:
-    """The named design (a key of :data:`DESIGNS`) within ``budget`` coalitions."""
+    """The named design (a key of :data:`DESIGNS`) within ``budget`` coalitions.
+
+    ``values`` (training rows' games) lets ``"bayes"`` fit its prior; without it the
+    prior is :data:`DEFAULT_PRIOR`. The other designs ignore it.
+    """
     if name not in DESIGNS:
         raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {name!r}")
     return DESIGNS[name](n_features, budget, rng, values)
 
 
-def linear_map(
-    name: str, m: int, budget: int, rng: np.random.Generator, values: GameValues | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(masks, P, q)`` of the named design (for the benchmark)."""
-    d = make_design(name, m, budget, rng, values)
-    return d.masks, d.P, d.q
+def training_games(
+    outputs: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    background: np.ndarray,
+    weights: np.ndarray,
+    expected: np.ndarray,
+    seed: int,
+    n_rows: int = 8,
+) -> GameValues:
+    """The games of a few training rows, for a design to fit itself at distill time.
+
+    Parameters
+    ----------
+    outputs : callable
+        The model: (n, M) float32 rows -> (n, K) outputs.
+    X : ndarray of shape (n_rows, M)
+        Training rows; ``n_rows`` of them (seeded by ``seed``) are used.
+    background : ndarray of shape (B, M)
+    weights : ndarray of shape (B,)
+    expected : ndarray of shape (K,)
+        ``E``, the weighted background output.
+
+    Returns
+    -------
+    callable
+        ``masks (S, M) -> (y, full)``: ``v(S) - E`` of shape (G, S) and ``f(x) - E`` of
+        shape (G,) for each finite, non-constant game (one per row and output).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    pick = np.random.default_rng(seed).choice(len(X), min(n_rows, len(X)), replace=False)
+    rows = X[np.sort(pick)].astype(np.float32)
+    bg32 = np.asarray(background, dtype=np.float32)
+    m = X.shape[1]
+
+    def values(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ys, fulls = [], []
+        full = outputs(rows) - expected  # (R, K)
+        for r, x in enumerate(rows):
+            synth = np.where(masks[:, None, :], x, bg32[None]).reshape(-1, m)
+            v = np.einsum("sbk,b->sk", outputs(synth).reshape(len(masks), len(bg32), -1), weights)
+            ys.append((v - expected).T)  # (K, S)
+            fulls.append(full[r])
+        y, f = np.concatenate(ys), np.concatenate(fulls)
+        spread = np.abs(y).max(axis=1, initial=0.0)
+        ok = (
+            np.isfinite(y).all(axis=1)
+            & np.isfinite(f)
+            & (spread > 1e-6 * max(spread.max(), 1e-300))
+        )
+        return y[ok], f[ok]
+
+    return values

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..runtime._kernel import KernelScoringExplainer
 from ._chunks import CHUNK_CANDIDATES, TUNING_BUDGET, fastest_chunk
-from ._design import auto_nsamples, coalition_design
+from ._design import auto_nsamples
+from ._designs import DEFAULT_DESIGN, DESIGNS, make_design, training_games
 
 __all__ = ["CHUNK_CANDIDATES", "TUNING_BUDGET", "from_model"]
 
@@ -50,11 +51,14 @@ def from_model(
     threads: int,
     max_synthetic_rows: int | Literal["auto"],
     require_onnx: bool,
+    design: str = DEFAULT_DESIGN,
 ) -> KernelScoringExplainer:
     """The body of :meth:`KernelScoringExplainer.from_model` (parameters documented there)."""
     from ._background import summarize
     from ._prepare import check_fitted, prepare
 
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {design!r}")
     check_fitted(model)
     split = _raw_pipeline(model, initialization_examples, features)
     if split is not None:  # a Pipeline on non-numeric rows: the raw features are the players
@@ -92,13 +96,14 @@ def from_model(
     budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
     if budget < m:
         raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
-    design = coalition_design(m, budget, rng)
     expected = weights @ prep.model.outputs(background)
+    games = training_games(prep.model.outputs, X, background, weights, expected, random_state)
+    chosen = make_design(design, m, budget, rng, games)
     if allow_missing is None:
         allow_missing = prep.probe_missing(background[0])
     if max_synthetic_rows == "auto":
         stream = np.where(
-            design.masks[:, None, :],
+            chosen.masks[:, None, :],
             X[0].astype(np.float32),
             background.astype(np.float32)[None],
         ).reshape(-1, m)
@@ -108,9 +113,11 @@ def from_model(
         model=prep.model,
         background=background,
         background_weights=weights,
-        masks=design.masks,
-        coalition_weights=design.weights,
-        exact=design.exact,
+        masks=chosen.masks,
+        coalition_weights=chosen.weights,
+        exact=chosen.exact,
+        projection_matrix=chosen.P,
+        constraint=chosen.q,
         max_synthetic_rows=max_synthetic_rows,
         max_features=max_features,
         features=prep.features,
@@ -123,5 +130,7 @@ def from_model(
             "nclusters": nclusters,
             "nsamples": budget,
             "random_state": random_state,
+            "design": design,
+            **({"design_prior": list(chosen.prior)} if chosen.prior else {}),
         },
     )

@@ -179,6 +179,7 @@ class KernelScoringExplainer(ScoringExplainer):
         threads: int = 1,
         max_synthetic_rows: int | Literal["auto"] = "auto",
         require_onnx: bool = True,
+        design: str = "bayes",
     ) -> KernelScoringExplainer:
         """Distill a Kernel scoring explainer from a fitted model.
 
@@ -228,6 +229,13 @@ class KernelScoringExplainer(ScoringExplainer):
             With ``False``, a model that does not convert to ONNX is called in Python:
             the explainer works in-process (the full explainers use this) but cannot be
             saved.
+        design : {"bayes", "paired", "stratified"}, default="bayes"
+            How a sampled budget is spent and turned into values (fixed at distill time;
+            the run-time cost is the same). ``"bayes"``: paired draws, a fixed number per
+            coalition size, and the posterior mean of the Shapley values under a prior on
+            the game's interactions fitted to a few training rows. ``"paired"`` and
+            ``"stratified"``: Kernel SHAP's weighted least squares on randomly sized or
+            per-size paired draws. See the README ("Coalition designs").
         """
         explainer: KernelScoringExplainer = builder(cls.kind, "from_model")(
             cls,
@@ -244,6 +252,7 @@ class KernelScoringExplainer(ScoringExplainer):
             threads=threads,
             max_synthetic_rows=max_synthetic_rows,
             require_onnx=require_onnx,
+            design=design,
         )
         return explainer
 
