@@ -219,14 +219,16 @@ def _krawtchouk(n: int) -> np.ndarray:
     return out
 
 
-def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Prior covariance of ``v`` at coalitions ``D`` (S, M) and of ``phi`` with ``v``.
+def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prior covariance of the interactions (order 2 and up) at coalitions ``D`` (S, M).
 
-    Returns ``K`` of shape (S, S), ``C`` of shape (M, S) with
-    ``C[i, s] = Cov(phi_i, v(D_s))``, and the variance of a constant to add to ``K``
-    (``10 * Var v(N)``; ``v(empty)``, which every fit observes, pins it).
+    Returns ``K`` of shape (S, S), ``Cov(v(D_s), v(D_t))``, and ``C`` of shape (M, S),
+    ``C[i, s] = Cov(phi_i, v(D_s))``, for the game's coefficients of order 2 and up
+    (``profile[k]`` for ``k >= 2``); the constant and the linear part are fitted (see
+    :func:`bayes_map`).
     """
     m = D.shape[1]
+    profile = np.where(np.arange(m + 1) >= 2, profile, 0.0)
     Z = D.astype(np.float64)
     inter = np.rint(Z @ Z.T).astype(np.intp)
     sizes = D.sum(1)
@@ -239,7 +241,6 @@ def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray,
         h = np.zeros(m + 1)
         h[1:] = binom[:-1, :-1] @ per[1:]  # h[s] = sum_k C(s - 1, k - 1) s2_k / k
         C = Z.T * h[sizes]
-        total = g[m]
     elif family == "walsh":
         g = profile @ _krawtchouk(m)  # g[d]
         K = g[sizes[:, None] + sizes[None, :] - 2 * inter]
@@ -247,24 +248,42 @@ def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray,
         h = odd[1:] @ _krawtchouk(m - 1)  # h[d'], d' = zeros among the other players
         zeros_others = (m - 1) - (sizes[None, :] - D.T)
         C = (2.0 * Z.T - 1.0) * h[zeros_others]
-        total = g[0]
     else:
         raise ValueError(f"unknown prior family {family!r}")
-    return K, C, 10.0 * total
+    return K, C
 
 
-def _cholesky(K: np.ndarray, constant: float, jitter: float) -> np.ndarray:
-    """Lower Cholesky factor of ``K + constant``, the diagonal of ``K`` loaded by
-    ``jitter`` (relative), then 100x more at a time if rounding leaves it indefinite."""
-    diagonal = np.diag(K).copy()
+def _cholesky(K: np.ndarray, jitter: float) -> np.ndarray:
+    """Lower Cholesky factor of ``K`` with ``jitter * mean(diag K)`` added to the diagonal
+    (100x more at a time if rounding leaves it indefinite)."""
+    scale = float(np.mean(np.diag(K))) or 1.0
     for _ in range(6):
-        loaded = K + constant
-        loaded[np.diag_indices_from(loaded)] += jitter * diagonal
+        loaded = K.copy()
+        loaded[np.diag_indices_from(loaded)] += jitter * scale
         try:
             return np.linalg.cholesky(loaded)
         except np.linalg.LinAlgError:
             jitter *= 100.0
     raise np.linalg.LinAlgError("prior covariance is not positive definite")
+
+
+@dataclass(frozen=True)
+class _Whitened:
+    """The kriging system at the observed coalitions, whitened by ``K = L L'``."""
+
+    W: np.ndarray  # L^-1, (n, n)
+    F: np.ndarray  # L^-1 [1, Z], (n, M + 1)
+    gram: np.ndarray  # F' F, (M + 1, M + 1)
+    logdet: float  # log det K + log det gram
+
+
+def _whiten(D: np.ndarray, K: np.ndarray, jitter: float) -> _Whitened:
+    factor = _cholesky(K, jitter)
+    W = np.linalg.solve(factor, np.eye(len(K)))
+    F = W @ np.concatenate([np.ones((len(D), 1)), D.astype(np.float64)], axis=1)
+    gram = F.T @ F
+    logdet = 2.0 * float(np.log(np.diag(factor)).sum()) + float(np.linalg.slogdet(gram)[1])
+    return _Whitened(W, F, gram, logdet)
 
 
 def profile_for(m: int, ratio: float) -> np.ndarray:
@@ -283,9 +302,15 @@ def _observed(masks: np.ndarray) -> np.ndarray:
 
 
 def bayes_map(
-    masks: np.ndarray, family: str, profile: np.ndarray, jitter: float = 1e-9
+    masks: np.ndarray, family: str, profile: np.ndarray, jitter: float = 1e-10
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean of the Shapley values as the run-time linear map.
+
+    The game is ``v(z) = c + z . beta + r(z)``: the constant and the linear part are
+    fitted (generalised least squares, a flat prior), ``r`` holds the interactions of
+    order 2 and up with independent coefficients in the ``family`` basis, of variance
+    ``profile[|T|]``. ``phi = beta + `` the posterior mean of ``r``'s Shapley values
+    (universal kriging). ``v(empty)``, the coalitions and ``v(N)`` are observed.
 
     Parameters
     ----------
@@ -294,23 +319,26 @@ def bayes_map(
     family : {"moebius", "walsh"}
         The basis whose coefficients are a priori independent.
     profile : ndarray of shape (M + 1,)
-        Prior variance ``s2_k`` of a coefficient of order ``k``.
+        Prior variance ``s2_k`` of a coefficient of order ``k`` (``k >= 2`` used).
     jitter : float
-        Relative diagonal loading for the solve.
+        Diagonal loading of the prior covariance, relative to its mean diagonal.
 
     Returns
     -------
     P : ndarray of shape (M, S)
     q : ndarray of shape (M,)
-        ``phi = P (v - E) + q (f(x) - E)``. ``v(empty)`` and ``v(N)`` are observed, so the
-        posterior mean is additive; zero column sums of ``P`` and ``sum(q) == 1`` are
-        made exact in floating point.
+        ``phi = P (v - E) + q (f(x) - E)``. Additive games are recovered exactly, and
+        the posterior mean is additive (``sum(phi) = f(x) - E``); zero column sums of
+        ``P`` and ``sum(q) == 1`` are made exact in floating point.
     """
     m = masks.shape[1]
-    K, C, constant = _prior(_observed(masks), family, profile)
-    factor = _cholesky(K, constant, jitter)
-    solved = np.linalg.solve(factor.T, np.linalg.solve(factor, C.T)).T  # (M, S + 2)
-    P, q = solved[:, 1:-1], solved[:, -1]
+    D = _observed(masks)
+    K, C = _prior(D, family, profile)
+    sys = _whiten(D, K, jitter)
+    B = np.linalg.solve(sys.gram, sys.F.T @ sys.W)  # (M + 1, n): y -> (c, beta)
+    T = C @ sys.W.T  # (M, n): whitened Cov(phi_r, v)
+    L = B[1:] + T @ sys.W - (T @ sys.F) @ B  # (M, n)
+    P, q = L[:, 1:-1], L[:, -1]
     P = P - P.mean(axis=0)
     q = q + (1.0 - q.sum()) / m
     return P, q
@@ -336,9 +364,9 @@ def log_likelihoods(
     y: np.ndarray,
     full: np.ndarray,
     candidates: tuple[tuple[str, float], ...] = CANDIDATES,
-    jitter: float = 1e-9,
+    jitter: float = 1e-10,
 ) -> dict[tuple[str, float], float]:
-    """Log marginal likelihood of training rows' games under each candidate prior.
+    """Restricted log marginal likelihood of training rows' games under each candidate.
 
     Parameters
     ----------
@@ -348,22 +376,26 @@ def log_likelihoods(
     full : ndarray of shape (R,)
         ``f(x) - E`` of those rows.
 
-    Each row's game gets its own scale (profiled out).
+    The constant and linear part are integrated out (REML); each game's scale is
+    profiled out.
     """
-    Y = np.concatenate([np.zeros((len(y), 1)), y, full[:, None]], axis=1)  # (R, S + 2)
-    n = Y.shape[1]
+    Y = np.concatenate([np.zeros((len(y), 1)), y, full[:, None]], axis=1).T  # (n, R)
     D = _observed(masks)
+    dof = len(D) - (masks.shape[1] + 1)
     out: dict[tuple[str, float], float] = {}
     for family, ratio in candidates:
-        K, _, constant = _prior(D, family, profile_for(masks.shape[1], ratio))
+        K, _ = _prior(D, family, profile_for(masks.shape[1], ratio))
         try:
-            factor = _cholesky(K, constant, jitter)
+            sys = _whiten(D, K, jitter)
         except np.linalg.LinAlgError:
             continue
-        white = np.linalg.solve(factor, Y.T)  # (S + 2, R)
-        quad = np.maximum((white**2).sum(axis=0), 1e-300)
-        logdet = 2.0 * np.log(np.diag(factor)).sum()
-        out[(family, ratio)] = float(-0.5 * n * np.log(quad / n).sum() - 0.5 * len(Y) * logdet)
+        white = sys.W @ Y  # (n, R)
+        fitted = sys.F.T @ white
+        quad = (white**2).sum(axis=0) - (fitted * np.linalg.solve(sys.gram, fitted)).sum(axis=0)
+        quad = np.maximum(quad, 1e-300)
+        out[(family, ratio)] = float(
+            -0.5 * dof * np.log(quad / dof).sum() - 0.5 * Y.shape[1] * sys.logdet
+        )
     return out
 
 
