@@ -256,34 +256,47 @@ def _prior(D: np.ndarray, family: str, profile: np.ndarray) -> tuple[np.ndarray,
 def _cholesky(K: np.ndarray, jitter: float) -> np.ndarray:
     """Lower Cholesky factor of ``K`` with ``jitter * mean(diag K)`` added to the diagonal
     (100x more at a time if rounding leaves it indefinite)."""
+    from scipy.linalg import LinAlgError, cholesky
+
     scale = float(np.mean(np.diag(K))) or 1.0
     for _ in range(6):
         loaded = K.copy()
         loaded[np.diag_indices_from(loaded)] += jitter * scale
         try:
-            return np.linalg.cholesky(loaded)
-        except np.linalg.LinAlgError:
+            factor: np.ndarray = cholesky(loaded, lower=True, check_finite=False)
+            return factor
+        except LinAlgError:
             jitter *= 100.0
     raise np.linalg.LinAlgError("prior covariance is not positive definite")
 
 
 @dataclass(frozen=True)
-class _Whitened:
-    """The kriging system at the observed coalitions, whitened by ``K = L L'``."""
+class _Kriging:
+    """The kriging system at the observed coalitions ``D`` (n of them), ``K = L L'``."""
 
-    W: np.ndarray  # L^-1, (n, n)
-    F: np.ndarray  # L^-1 [1, Z], (n, M + 1)
-    gram: np.ndarray  # F' F, (M + 1, M + 1)
+    factor: np.ndarray  # L, (n, n) lower
+    F: np.ndarray  # [1, Z], (n, M + 1): the fitted constant and linear part
+    KiF: np.ndarray  # K^-1 F, (n, M + 1)
+    gram: np.ndarray  # F' K^-1 F, (M + 1, M + 1)
     logdet: float  # log det K + log det gram
 
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """``K^-1 rhs``."""
+        from scipy.linalg import cho_solve
 
-def _whiten(D: np.ndarray, K: np.ndarray, jitter: float) -> _Whitened:
+        out: np.ndarray = cho_solve((self.factor, True), rhs, check_finite=False)
+        return out
+
+
+def _kriging(D: np.ndarray, K: np.ndarray, jitter: float) -> _Kriging:
     factor = _cholesky(K, jitter)
-    W = np.linalg.solve(factor, np.eye(len(K)))
-    F = W @ np.concatenate([np.ones((len(D), 1)), D.astype(np.float64)], axis=1)
-    gram = F.T @ F
+    F = np.concatenate([np.ones((len(D), 1)), D.astype(np.float64)], axis=1)
+    from scipy.linalg import cho_solve
+
+    KiF = cho_solve((factor, True), F, check_finite=False)
+    gram = F.T @ KiF
     logdet = 2.0 * float(np.log(np.diag(factor)).sum()) + float(np.linalg.slogdet(gram)[1])
-    return _Whitened(W, F, gram, logdet)
+    return _Kriging(factor, F, KiF, gram, logdet)
 
 
 def profile_for(m: int, ratio: float) -> np.ndarray:
@@ -334,10 +347,10 @@ def bayes_map(
     m = masks.shape[1]
     D = _observed(masks)
     K, C = _prior(D, family, profile)
-    sys = _whiten(D, K, jitter)
-    B = np.linalg.solve(sys.gram, sys.F.T @ sys.W)  # (M + 1, n): y -> (c, beta)
-    T = C @ sys.W.T  # (M, n): whitened Cov(phi_r, v)
-    L = B[1:] + T @ sys.W - (T @ sys.F) @ B  # (M, n)
+    krig = _kriging(D, K, jitter)
+    B = np.linalg.solve(krig.gram, krig.KiF.T)  # (M + 1, n): y -> (c, beta) by GLS
+    CKi = krig.solve(C.T).T  # (M, n): C K^-1
+    L = B[1:] + CKi - (CKi @ krig.F) @ B  # beta + C K^-1 (y - F (c, beta))
     P, q = L[:, 1:-1], L[:, -1]
     P = P - P.mean(axis=0)
     q = q + (1.0 - q.sum()) / m
@@ -386,15 +399,15 @@ def log_likelihoods(
     for family, ratio in candidates:
         K, _ = _prior(D, family, profile_for(masks.shape[1], ratio))
         try:
-            sys = _whiten(D, K, jitter)
+            krig = _kriging(D, K, jitter)
         except np.linalg.LinAlgError:
             continue
-        white = sys.W @ Y  # (n, R)
-        fitted = sys.F.T @ white
-        quad = (white**2).sum(axis=0) - (fitted * np.linalg.solve(sys.gram, fitted)).sum(axis=0)
+        KiY = krig.solve(Y)  # (n, R)
+        fitted = krig.KiF.T @ Y  # F' K^-1 y, (M + 1, R)
+        quad = (Y * KiY).sum(axis=0) - (fitted * np.linalg.solve(krig.gram, fitted)).sum(axis=0)
         quad = np.maximum(quad, 1e-300)
         out[(family, ratio)] = float(
-            -0.5 * dof * np.log(quad / dof).sum() - 0.5 * Y.shape[1] * sys.logdet
+            -0.5 * dof * np.log(quad / dof).sum() - 0.5 * Y.shape[1] * krig.logdet
         )
     return out
 
