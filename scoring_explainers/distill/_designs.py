@@ -543,3 +543,37 @@ def training_games(
         return y[ok], f[ok]
 
     return values
+
+
+def jackknife_maps(design: Design, groups: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Each delete-a-group design's own linear map, for jackknife standard errors.
+
+    Unit ``u`` is in group ``u % groups``; deleting group ``g`` drops its units' columns.
+    A WLS design keeps the enumerated coalitions' weights and scales the kept sampled
+    ones by (total sampled weight / kept sampled weight) before the projection; a
+    Bayesian design recomputes its map on the kept coalitions with the same prior.
+
+    Returns
+    -------
+    P : ndarray of shape (groups, M, S)
+        Zero in the deleted columns.
+    q : ndarray of shape (groups, M)
+    """
+    m = design.masks.shape[1]
+    sampled = design.units >= 0
+    if not sampled.any():
+        raise ValueError("the design has no sampled units to delete")
+    P = np.zeros((groups, m, len(design.masks)))
+    q = np.zeros((groups, m))
+    for g in range(groups):
+        keep = ~sampled | (design.units % groups != g)
+        if design.prior is not None:
+            family, ratio = design.prior
+            P[g][:, keep], q[g] = bayes_map(design.masks[keep], family, profile_for(m, ratio))
+            continue
+        w = design.weights.copy()
+        kept = keep & sampled
+        w[kept] *= w[sampled].sum() / w[kept].sum()
+        sub = CoalitionDesign(design.masks[keep], w[keep] / w[keep].sum(), exact=False)
+        P[g][:, keep], q[g] = projection(sub)
+    return P, q
