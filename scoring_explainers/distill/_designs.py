@@ -315,7 +315,7 @@ def _observed(masks: np.ndarray) -> np.ndarray:
 
 
 def bayes_map(
-    masks: np.ndarray, family: str, profile: np.ndarray, jitter: float = 1e-10
+    masks: np.ndarray, family: str, profile: np.ndarray, jitter: float = 1e-8
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean of the Shapley values as the run-time linear map.
 
@@ -377,7 +377,7 @@ def log_likelihoods(
     y: np.ndarray,
     full: np.ndarray,
     candidates: tuple[tuple[str, float], ...] = CANDIDATES,
-    jitter: float = 1e-10,
+    jitter: float = 1e-8,
 ) -> dict[tuple[str, float], float]:
     """Restricted log marginal likelihood of training rows' games under each candidate.
 
@@ -454,8 +454,9 @@ BAYES_EXPONENT = 0.5
 
 def _make_bayes(m: int, budget: int, rng: np.random.Generator, values: GameValues | None) -> Design:
     design = stratified_design(m, budget, rng, BAYES_EXPONENT)
-    if design.exact:
-        return _wls(design)
+    observed = _observed(design.masks).astype(np.float64)
+    if design.exact or np.linalg.matrix_rank(observed) < m:
+        return _wls(design)  # enumerated: exact; too few coalitions to fit the linear part
     prior = DEFAULT_PRIOR
     if values is not None:
         y, full = values(design.masks)
