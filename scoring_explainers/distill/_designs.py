@@ -12,17 +12,18 @@ Every design here ends as the run-time map ``phi = P (v - E) + q (f(x) - E)`` (s
     The same complete sizes, then a fixed number of coalition/complement pairs per size
     (largest remainder of the kernel mass), drawn without replacement, weights
     ``mass_s / n_s``; WLS map.
-``"bayes"``
-    The stratified coalitions with the posterior-mean map of a Gaussian prior on the
-    game's Moebius coefficients (:func:`bayes_map`): ``v(S) = sum_{T <= S} m(T)`` with
-    independent ``m(T) ~ N(0, s2_|T|)``. Given the evaluated coalitions (and ``v(N)``,
-    ``v(empty)`` exactly), the posterior mean of each Shapley value
-    ``phi_i = sum_{T ni i} m(T) / |T|`` is linear in the values, so it is fixed at
-    distill time. Paired WLS is order-2 regression (all interactions of order 3 and
-    more alias into the estimate); the prior instead gives each order its expected share,
-    so the higher orders are estimated rather than ignored. The order profile ``s2`` is
-    fitted at distill time by maximum marginal likelihood over a few training rows' games
-    at the design (:func:`fit_profile`).
+``"bayes"`` (the default)
+    Complete sizes as above, then a fixed number of pairs per open size in proportion to
+    the square root of the kernel mass, and the posterior mean of the Shapley values
+    under a prior on the game (:func:`bayes_map`): ``v(z) = c + z . beta + r(z)``, the
+    constant and linear part fitted by generalised least squares, the interactions
+    ``r`` of order 2 and up with independent Gaussian coefficients in the Moebius basis
+    (``v(S) = sum_{T <= S} m(T)``) or the Walsh basis (``prod_{i in T} (2 z_i - 1)``).
+    Paired least squares is an order-2 regression: every interaction of order 3 and
+    more aliases into the values; the prior gives each order its expected share instead.
+    The posterior mean is linear in the values, so it is fixed at distill time. The
+    basis and the decay of the orders' variances are chosen by restricted marginal
+    likelihood on a few training rows' games at the design (:func:`fit_prior`).
 """
 
 from __future__ import annotations
@@ -174,17 +175,13 @@ def stratified_design(
 
 
 def design_units(design: CoalitionDesign) -> np.ndarray:
-    """Units of a stratified design: -1 for the enumerated sizes, then pairs 0, 1, ...
-
-    The enumerated coalitions come first; every later pair of rows is one unit.
-    """
-    sizes = design.masks.sum(1)
-    n = len(sizes)
+    """Units of a :func:`stratified_design`, shape (S,): -1 for the enumerated sizes
+    (the leading rows), then one unit per coalition/complement pair, in draw order."""
+    n = len(design.masks)
     if design.exact:
         return np.full(n, -1)
-    # The sampled block is the tail of paired rows; enumerated sizes are complete.
     m = design.masks.shape[1]
-    complete = [s for s in range(1, m) if (sizes == s).sum() == comb(m, s)]
+    complete, _ = _complete_sizes(m, n)
     n_fixed = int(sum(comb(m, s) for s in complete))
     units = np.full(n, -1)
     units[n_fixed:] = np.arange(n - n_fixed) // 2
