@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..runtime._design import n_groups
 from ..runtime._kernel import KernelScoringExplainer
 from ._chunks import CHUNK_CANDIDATES, TUNING_BUDGET, fastest_chunk
-from ._design import auto_nsamples, coalition_design
+from ._design import auto_nsamples
+from ._designs import DEFAULT_DESIGN, DESIGNS, jackknife_maps, make_design, training_games
 
 __all__ = ["CHUNK_CANDIDATES", "TUNING_BUDGET", "from_model"]
 
@@ -50,11 +52,14 @@ def from_model(
     threads: int,
     max_synthetic_rows: int | Literal["auto"],
     require_onnx: bool,
+    design: str = DEFAULT_DESIGN,
 ) -> KernelScoringExplainer:
     """The body of :meth:`KernelScoringExplainer.from_model` (parameters documented there)."""
     from ._background import summarize
     from ._prepare import check_fitted, prepare
 
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {design!r}")
     check_fitted(model)
     split = _raw_pipeline(model, initialization_examples, features)
     if split is not None:  # a Pipeline on non-numeric rows: the raw features are the players
@@ -92,13 +97,19 @@ def from_model(
     budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
     if budget < m:
         raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
-    design = coalition_design(m, budget, rng)
     expected = weights @ prep.model.outputs(background)
+    games = training_games(prep.model.outputs, X, background, weights, expected, random_state)
+    chosen = make_design(design, m, budget, rng, games)
+    jackknife: tuple[np.ndarray, np.ndarray] | tuple[None, None] = (None, None)
+    n_units = int((chosen.units >= 0).sum()) // 2
+    if chosen.prior is not None and n_units > 0:
+        # Its sub-designs' maps are not least squares: the runtime cannot derive them.
+        jackknife = jackknife_maps(chosen, n_groups(n_units))
     if allow_missing is None:
         allow_missing = prep.probe_missing(background[0])
     if max_synthetic_rows == "auto":
         stream = np.where(
-            design.masks[:, None, :],
+            chosen.masks[:, None, :],
             X[0].astype(np.float32),
             background.astype(np.float32)[None],
         ).reshape(-1, m)
@@ -108,10 +119,14 @@ def from_model(
         model=prep.model,
         background=background,
         background_weights=weights,
-        masks=design.masks,
-        coalition_weights=design.weights,
-        coalition_units=design.units,
-        exact=design.exact,
+        masks=chosen.masks,
+        coalition_weights=chosen.weights,
+        coalition_units=chosen.units,
+        exact=chosen.exact,
+        projection_matrix=chosen.P,
+        constraint=chosen.q,
+        jackknife_projection=jackknife[0],
+        jackknife_constraint=jackknife[1],
         max_synthetic_rows=max_synthetic_rows,
         max_features=max_features,
         features=prep.features,
@@ -124,5 +139,7 @@ def from_model(
             "nclusters": nclusters,
             "nsamples": budget,
             "random_state": random_state,
+            "design": design,
+            **({"design_prior": list(chosen.prior)} if chosen.prior else {}),
         },
     )

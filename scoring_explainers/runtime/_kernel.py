@@ -84,6 +84,8 @@ class KernelScoringExplainer(ScoringExplainer):
         max_features: int | None = None,
         groups: np.ndarray | None = None,
         coalition_units: np.ndarray | None = None,
+        jackknife_projection: np.ndarray | None = None,
+        jackknife_constraint: np.ndarray | None = None,
         **common: Any,
     ) -> None: ...
 
@@ -109,6 +111,8 @@ class KernelScoringExplainer(ScoringExplainer):
         max_features: int | None = None,
         groups: np.ndarray | None = None,
         coalition_units: np.ndarray | None = None,
+        jackknife_projection: np.ndarray | None = None,
+        jackknife_constraint: np.ndarray | None = None,
         **common: Any,
     ) -> None:
         """State constructor.
@@ -119,6 +123,13 @@ class KernelScoringExplainer(ScoringExplainer):
         complementary pair per unit in draw order. They enable
         ``score(uncertainty=True)`` and ``score(tolerance=...)``; ``None`` (a design
         made before units were recorded) allows neither for a sampled design.
+
+        ``jackknife_projection`` (``(G, n_players, n_coalitions)``) and
+        ``jackknife_constraint`` (``(G, n_players)``), optional: the whole design's
+        delete-a-group maps when its estimator is not least squares (a Bayesian map, whose
+        sub-designs' maps are not the least-squares ones); zero in each group's deleted
+        columns. ``None``: derived by least squares (the sub-design rule). Prefixes of a
+        tolerance use least squares either way.
 
         ``groups`` (optional, shape ``(n_players, n_columns)``, bool) makes the players the
         input features (the raw features when there is a preprocessor) instead of the
@@ -158,6 +169,12 @@ class KernelScoringExplainer(ScoringExplainer):
             )
         self.projection_ = np.asarray(projection_matrix, dtype=np.float64)
         self.constraint_ = np.asarray(constraint, dtype=np.float64)
+        self.jackknife_projection_: np.ndarray | None = None
+        self.jackknife_constraint_: np.ndarray | None = None
+        if (jackknife_projection is None) != (jackknife_constraint is None):
+            raise ValueError("jackknife_projection and jackknife_constraint go together")
+        if jackknife_projection is not None and jackknife_constraint is not None:
+            self._set_jackknife(jackknife_projection, jackknife_constraint)
         self._background32 = self.background_.astype(np.float32)
         self._gather = self._gather_index()
         m = self.masks_.shape[1]
@@ -173,6 +190,29 @@ class KernelScoringExplainer(ScoringExplainer):
             Z = self.masks_.astype(np.float64)
             self._zw = Z.T * self.coalition_weights_  # (M, S)
             self._gram = self._zw @ Z  # (M, M)
+
+    def _set_jackknife(self, projection_maps: np.ndarray, constraints: np.ndarray) -> None:
+        """Check and keep the whole design's stored delete-a-group maps."""
+        if self.units_ is None or self._n_units == 0:
+            raise ValueError("jackknife maps need a design with sampling units")
+        s, m = self.masks_.shape
+        g = n_groups(self._n_units)
+        maps = np.asarray(projection_maps, dtype=np.float64)
+        consts = np.asarray(constraints, dtype=np.float64)
+        if maps.shape != (g, m, s) or consts.shape != (g, m):
+            raise ValueError(
+                f"jackknife maps must be ({g}, {m}, {s}) and ({g}, {m}), got "
+                f"{maps.shape} and {consts.shape}"
+            )
+        if not (np.isfinite(maps).all() and np.isfinite(consts).all()):
+            raise ValueError("jackknife maps must be finite")
+        deleted = (self.units_[None, :] >= 0) & (
+            self.units_[None, :] % g == np.arange(g)[:, None]
+        )  # (G, S)
+        if np.abs(maps[np.broadcast_to(deleted[:, None, :], maps.shape)]).max(initial=0.0) > 0:
+            raise ValueError("jackknife maps must be zero in each group's deleted coalitions")
+        self.jackknife_projection_ = maps
+        self.jackknife_constraint_ = consts
 
     def _checked_groups(self, groups: np.ndarray) -> np.ndarray:
         """``groups`` as a bool (n_players, n_columns) matrix, every column owned once."""
@@ -225,6 +265,7 @@ class KernelScoringExplainer(ScoringExplainer):
         threads: int = 1,
         max_synthetic_rows: int | Literal["auto"] = "auto",
         require_onnx: bool = True,
+        design: str = "bayes",
     ) -> KernelScoringExplainer:
         """Distill a Kernel scoring explainer from a fitted model.
 
@@ -274,6 +315,13 @@ class KernelScoringExplainer(ScoringExplainer):
             With ``False``, a model that does not convert to ONNX is called in Python:
             the explainer works in-process (the full explainers use this) but cannot be
             saved.
+        design : {"bayes", "paired", "stratified"}, default="bayes"
+            How a sampled budget is spent and turned into values (fixed at distill time;
+            the run-time cost is the same). ``"bayes"``: paired draws, a fixed number per
+            coalition size, and the posterior mean of the Shapley values under a prior on
+            the game's interactions fitted to a few training rows. ``"paired"`` and
+            ``"stratified"``: Kernel SHAP's weighted least squares on randomly sized or
+            per-size paired draws. See the README ("Coalition designs").
         """
         explainer: KernelScoringExplainer = builder(cls.kind, "from_model")(
             cls,
@@ -290,6 +338,7 @@ class KernelScoringExplainer(ScoringExplainer):
             threads=threads,
             max_synthetic_rows=max_synthetic_rows,
             require_onnx=require_onnx,
+            design=design,
         )
         return explainer
 
@@ -503,10 +552,16 @@ class KernelScoringExplainer(ScoringExplainer):
         jack_p = np.zeros((g_count, m, s))
         jack_q = np.empty((g_count, m))
         jack_w = np.zeros((g_count, s))
+        stored = n_units == self._n_units and self.jackknife_projection_ is not None
         for g in range(g_count):
             kept = (units < 0) | (units % g_count != g)
             sub = sub_design(design, in_prefix & np.pad(kept, (0, total - s)))
-            jack_p[g][:, kept], jack_q[g] = projection(sub)
+            if stored:
+                assert self.jackknife_projection_ is not None
+                assert self.jackknife_constraint_ is not None
+                jack_p[g], jack_q[g] = self.jackknife_projection_[g], self.jackknife_constraint_[g]
+            else:
+                jack_p[g][:, kept], jack_q[g] = projection(sub)
             jack_w[g, kept] = sub.weights
         zw = gram = jack_zw = jack_gram = None
         if self.max_features is not None:
@@ -657,6 +712,9 @@ class KernelScoringExplainer(ScoringExplainer):
             arrays["groups"] = self.groups_
         if self.units_ is not None:
             arrays["units"] = self.units_
+        if self.jackknife_projection_ is not None and self.jackknife_constraint_ is not None:
+            arrays["jackknife_projection"] = self.jackknife_projection_
+            arrays["jackknife_constraint"] = self.jackknife_constraint_
         return arrays
 
     def _settings(self) -> dict[str, Any]:
@@ -669,6 +727,8 @@ class KernelScoringExplainer(ScoringExplainer):
             settings["players"] = "raw"
         if self.units_ is not None:
             settings["units"] = True
+        if self.jackknife_projection_ is not None:
+            settings["jackknife_maps"] = True
         return settings
 
     @classmethod
@@ -688,6 +748,9 @@ class KernelScoringExplainer(ScoringExplainer):
             shapes["groups"] = (n_raw, n_features)
         if settings.get("units") is True:  # the design's sampling units (optional)
             shapes["units"] = (None,)
+        if settings.get("jackknife_maps") is True:  # a non-least-squares design's (optional)
+            shapes["jackknife_projection"] = (None, players, None)
+            shapes["jackknife_constraint"] = (None, players)
         return shapes
 
     @classmethod
@@ -717,12 +780,16 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError("settings.players must be 'model' or 'raw'")
         if not isinstance(settings.get("units", False), bool):
             raise ValueError("settings.units must be true or false")
+        if not isinstance(settings.get("jackknife_maps", False), bool):
+            raise ValueError("settings.jackknife_maps must be true or false")
         units = arrays.get("units")
         if units is not None and units.dtype.kind not in "iu":
             raise ValueError(f"units must be an integer array, got dtype {units.dtype}")
         return cls(
             groups=arrays.get("groups"),
             coalition_units=units,
+            jackknife_projection=arrays.get("jackknife_projection"),
+            jackknife_constraint=arrays.get("jackknife_constraint"),
             background=arrays["background"],
             background_weights=arrays["background_weights"],
             masks=arrays["masks"],
