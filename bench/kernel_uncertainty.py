@@ -95,7 +95,7 @@ def calibration(quick: bool) -> None:
     print("\n## calibration: share of |error| <= 2 se against exact values")
     print(
         f"{'model':>5} {'M':>3} {'budget':>7} {'units':>6} {'MAE':>9} {'mean se':>9} "
-        f"{'jackknife':>10} {'sandwich':>9}"
+        f"{'jackknife':>10} {'sandwich':>9}   {'bayes MAE':>9} {'bayes se':>9} {'bayes jk':>9}"
     )
     for n_features, budgets in ((10, (64, 128, 256, 512)), (12, (100, 200, 400, 800))):
         X, models = _problem(n_features)
@@ -112,6 +112,18 @@ def calibration(quick: bool) -> None:
                     result = explainer.score(rows, uncertainty=True)
                     error = np.abs(result.local_importance_values - truth)
                     sandwich = sandwich_errors(explainer, rows).transpose(2, 0, 1)
+                    # The default design (Bayesian map, its own stored jackknife maps) on
+                    # the same background and model.
+                    bayes = KernelScoringExplainer.from_model(
+                        model,
+                        exact.background_,
+                        nclusters=None,
+                        background_weights=exact.background_weights_,
+                        nsamples=budget,
+                        random_state=seed,
+                        design="bayes",
+                    ).score(rows, uncertainty=True)
+                    bayes_error = np.abs(bayes.local_importance_values - truth)
                     stats.append(
                         (
                             error.mean(),
@@ -119,12 +131,16 @@ def calibration(quick: bool) -> None:
                             (error <= 2 * result.standard_errors).mean(),
                             (error <= 2 * sandwich).mean(),
                             explainer.n_units,
+                            bayes_error.mean(),
+                            bayes.standard_errors.mean(),
+                            (bayes_error <= 2 * bayes.standard_errors).mean(),
                         )
                     )
-                mae, se, jack, sand, units = np.mean(stats, axis=0)
+                mae, se, jack, sand, units, b_mae, b_se, b_jack = np.mean(stats, axis=0)
                 print(
                     f"{name:>5} {n_features:>3} {budget:>7} {units:>6.0f} {mae:>9.2e} "
-                    f"{se:>9.2e} {jack:>10.3f} {sand:>9.3f}",
+                    f"{se:>9.2e} {jack:>10.3f} {sand:>9.3f}   {b_mae:>9.2e} {b_se:>9.2e} "
+                    f"{b_jack:>9.3f}",
                     flush=True,
                 )
 
