@@ -29,7 +29,7 @@ Every design here ends as the run-time map ``phi = P (v - E) + q (f(x) - E)`` (s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import comb
 
 import numpy as np
@@ -71,6 +71,8 @@ class Design:
     prior : (family, ratio) or None
         The prior of a Bayesian map (see :func:`bayes_map` and :func:`profile_for`);
         ``None`` for WLS.
+    note : str or None
+        Why a Bayesian design fell back to least squares, if it did.
     """
 
     masks: np.ndarray
@@ -80,6 +82,7 @@ class Design:
     P: np.ndarray
     q: np.ndarray
     prior: tuple[str, float] | None = None
+    note: str | None = None
 
 
 def _complete_sizes(m: int, budget: int) -> tuple[list[int], int]:
@@ -449,11 +452,27 @@ def _make_stratified(
 BAYES_EXPONENT = 0.5
 
 
+#: Most coalitions a Bayesian map is made for: its solves are cubic and its prior
+#: covariance quadratic in them (2,500: 50 MB and about 1 s a solve here; shap's
+#: ``"auto"`` budget stays below it up to 226 features). Above it: least squares.
+MAX_BAYES_COALITIONS = 2_500
+
+
 def _make_bayes(m: int, budget: int, rng: np.random.Generator, values: GameValues | None) -> Design:
     design = stratified_design(m, budget, rng, BAYES_EXPONENT)
+    if design.exact:
+        return _wls(design)  # enumerated: exact values
+    if len(design.masks) > MAX_BAYES_COALITIONS:
+        return replace(
+            _wls(design),
+            note=f"{len(design.masks)} coalitions > {MAX_BAYES_COALITIONS}: least squares "
+            "on the stratified design",
+        )
     observed = _observed(design.masks).astype(np.float64)
-    if design.exact or np.linalg.matrix_rank(observed) < m:
-        return _wls(design)  # enumerated: exact; too few coalitions to fit the linear part
+    if np.linalg.matrix_rank(observed) < m:
+        return replace(
+            _wls(design), note="too few coalitions to fit the linear part: least squares"
+        )
     prior = DEFAULT_PRIOR
     if values is not None:
         y, full = values(design.masks)
@@ -497,6 +516,7 @@ def training_games(
     expected: np.ndarray,
     seed: int,
     n_rows: int = 8,
+    columns: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> GameValues:
     """The games of a few training rows, for a design to fit itself at distill time.
 
@@ -510,6 +530,10 @@ def training_games(
     weights : ndarray of shape (B,)
     expected : ndarray of shape (K,)
         ``E``, the weighted background output.
+    columns : callable, optional
+        Players' masks (S, P) -> the model columns they take from the row (S, M), for
+        games whose players own several columns (raw features); default: one player per
+        column.
 
     Returns
     -------
@@ -527,7 +551,8 @@ def training_games(
         ys, fulls = [], []
         full = outputs(rows) - expected  # (R, K)
         for r, x in enumerate(rows):
-            synth = np.where(masks[:, None, :], x, bg32[None]).reshape(-1, m)
+            taken = masks if columns is None else columns(masks)
+            synth = np.where(taken[:, None, :], x, bg32[None]).reshape(-1, m)
             v = np.einsum("sbk,b->sk", outputs(synth).reshape(len(masks), len(bg32), -1), weights)
             ys.append((v - expected).T)  # (K, S)
             fulls.append(full[r])

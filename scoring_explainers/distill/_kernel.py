@@ -79,6 +79,7 @@ def from_model(
             max_features=max_features,
             background_weights=background_weights,
             max_synthetic_rows=max_synthetic_rows,
+            design=design,
         )
     prep = prepare(
         model,
@@ -141,5 +142,6 @@ def from_model(
             "random_state": random_state,
             "design": design,
             **({"design_prior": list(chosen.prior)} if chosen.prior else {}),
+            **({"design_note": chosen.note} if chosen.note else {}),
         },
     )

@@ -20,6 +20,7 @@ from .._errors import ConversionError, InputError
 from ..runtime._kernel import KernelScoringExplainer
 from ..runtime._onnx_model import OnnxModel, OnnxTransform, Task
 from ..transformations import FeatureMap
+from ._designs import DEFAULT_DESIGN
 from ._raw import STRING_SENTINELS, infer_columns, probe_rows, raw_frame, transformed
 
 __all__ = ["ComposedModel", "compose_graphs", "raw_kernel"]
@@ -107,6 +108,7 @@ def raw_kernel(
     background_weights: np.ndarray | None = None,
     max_synthetic_rows: int | Literal["auto"] = "auto",
     masking: Literal["auto", "engineered", "raw"] = "auto",
+    design: str = DEFAULT_DESIGN,
 ) -> KernelScoringExplainer:
     """A Kernel engine over the raw columns of ``raw_examples`` for ``model`` (which takes
     ``fmap.transform`` of them).
@@ -120,11 +122,16 @@ def raw_kernel(
     function of one raw column, which ``"auto"`` checks from the leaves and on 64 random
     rows/coalitions); ``"raw"`` masks the codes and runs the preprocessing graph on every
     synthetic row (always the raw game; the graph and the model merged into one).
+    ``design``: the coalition design over the raw players (see
+    :meth:`KernelScoringExplainer.from_model`); the Bayesian one fits its prior on the
+    raw games of a few initialization rows.
     """
+    from ..runtime._design import n_groups
     from ..runtime._schema import RawSchema
     from ._background import summarize_rows
     from ._chunks import CHUNK_CANDIDATES, fastest_chunk
-    from ._design import auto_nsamples, coalition_design
+    from ._design import auto_nsamples
+    from ._designs import DESIGNS, jackknife_maps, make_design, training_games
     from ._prepare import PythonModel, prepare
     from ._preprocess import check_preprocessing, preprocessing_graph
 
@@ -180,8 +187,11 @@ def raw_kernel(
     budget = auto_nsamples(m) if nsamples == "auto" else int(nsamples)
     if budget < m:
         raise ValueError(f"nsamples={budget} is too small for {m} features (need >= {m})")
-    design = coalition_design(m, budget, np.random.default_rng(random_state))
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {sorted(DESIGNS)}, got {design!r}")
     extra: dict[str, Any] = {}
+    columns_of: Any = None
+    sample = codes[keep][np.random.default_rng(random_state).permutation(len(keep))[:64]]
     runner: Any
     if masking == "engineered":
         # players = raw columns, masking their engineered columns together (exact for
@@ -198,7 +208,13 @@ def raw_kernel(
             "groups": fmap.weights > 0,
         }
         first = transform.transform(codes[keep][:1])[0]
-        column_masks = (design.masks.astype(np.int64) @ (fmap.weights > 0).astype(np.int64)) > 0
+        owners = (fmap.weights > 0).astype(np.int64)
+
+        def columns_of(masks: np.ndarray) -> np.ndarray:
+            taken: np.ndarray = (masks.astype(np.int64) @ owners) > 0
+            return taken
+
+        sample = transform.transform(sample)
     else:
         # players = raw columns, masking their codes: the graph then the model per row
         if isinstance(prep.model, PythonModel):
@@ -215,7 +231,15 @@ def raw_kernel(
         features = names
         expected = weights @ runner.outputs(background)
         first = background[0]
-        column_masks = design.masks
+    games = training_games(
+        runner.outputs, sample, masked, weights, expected, random_state, columns=columns_of
+    )
+    chosen = make_design(design, m, budget, np.random.default_rng(random_state), games)
+    column_masks = chosen.masks if columns_of is None else columns_of(chosen.masks)
+    jackknife: tuple[Any, Any] = (None, None)
+    n_units = int((chosen.units >= 0).sum()) // 2
+    if chosen.prior is not None and n_units > 0:
+        jackknife = jackknife_maps(chosen, n_groups(n_units))
     if max_synthetic_rows == "auto":
         stream = np.where(
             column_masks[:, None, :],
@@ -230,10 +254,14 @@ def raw_kernel(
             model=runner,
             background=masked,
             background_weights=weights,
-            masks=design.masks,
-            coalition_weights=design.weights,
-            coalition_units=design.units,
-            exact=design.exact,
+            masks=chosen.masks,
+            coalition_weights=chosen.weights,
+            coalition_units=chosen.units,
+            exact=chosen.exact,
+            projection_matrix=chosen.P,
+            constraint=chosen.q,
+            jackknife_projection=jackknife[0],
+            jackknife_constraint=jackknife[1],
             max_synthetic_rows=max_synthetic_rows,
             max_features=max_features,
             features=features,
@@ -251,6 +279,9 @@ def raw_kernel(
                 "nclusters": nclusters,
                 "nsamples": budget,
                 "random_state": random_state,
+                "design": design,
+                **({"design_prior": list(chosen.prior)} if chosen.prior else {}),
+                **({"design_note": chosen.note} if chosen.note else {}),
             },
             **extra,
         )

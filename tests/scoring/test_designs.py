@@ -294,3 +294,21 @@ def test_jackknife_maps_give_calibrated_standard_errors(name, model_games):
         ratio.append(((phi - exact) ** 2).mean() / (se**2).mean())
     assert 0.85 <= np.mean(covered) <= 1.0, covered
     assert 0.2 < np.mean(ratio) < 1.5, ratio
+
+
+def test_bayes_falls_back_to_least_squares_above_its_coalition_cap():
+    """A prior covariance of 60,000 coalitions would be 27 GiB: least squares instead."""
+    from scoring_explainers.distill._designs import MAX_BAYES_COALITIONS, make_design
+
+    calls = []
+
+    def values(masks):  # must not be asked for: the fallback fits no prior
+        calls.append(len(masks))
+        raise AssertionError("games evaluated for a design that fits no prior")
+
+    chosen = make_design("bayes", 30, 3 * MAX_BAYES_COALITIONS, np.random.default_rng(0), values)
+    assert chosen.prior is None and not calls
+    assert chosen.note is not None and "least squares" in chosen.note
+    assert len(chosen.masks) == 3 * MAX_BAYES_COALITIONS
+    np.testing.assert_allclose(chosen.P.sum(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(chosen.q.sum(), 1)
