@@ -245,14 +245,16 @@ def preprocessing_to_onnx(
 def _dense_builder(final: Any) -> Any:
     """The dense-graph builder for ``final`` (an SVM or a nearest-neighbour classifier
     these modules write as matrix products), or ``None``."""
-    from . import _knn_onnx, _svm_onnx
+    from ._knn_onnx import dense_knn_graph
+    from ._knn_onnx import supports as knn_supports
+    from ._svm_onnx import dense_calibrated_graph, dense_svm_graph, supports, supports_calibrated
 
-    if _svm_onnx.supports(final):
-        return _svm_onnx.dense_svm_graph
-    if _svm_onnx.supports_calibrated(final):
-        return _svm_onnx.dense_calibrated_graph
-    if _knn_onnx.supports(final):
-        return _knn_onnx.dense_knn_graph
+    if supports(final):
+        return dense_svm_graph
+    if supports_calibrated(final):
+        return dense_calibrated_graph
+    if knn_supports(final):
+        return dense_knn_graph
     return None
 
 
@@ -266,7 +268,7 @@ def _convert_dense(
     import onnx
     from onnx import compose
 
-    from . import _svm_onnx
+    from ._svm_onnx import checked_graph, dense_calibrated_graph, dense_svm_graph
 
     final = final_estimator(model)
     opsets = _default_opset(target_opset)
@@ -274,8 +276,8 @@ def _convert_dense(
 
     def make(width: int, **kwargs: Any) -> Any:
         nonlocal notes
-        if build in (_svm_onnx.dense_svm_graph, _svm_onnx.dense_calibrated_graph):
-            onx, notes = _svm_onnx.checked_graph(final, build, width, exp=svm_exp, **kwargs)
+        if build in (dense_svm_graph, dense_calibrated_graph):
+            onx, notes = checked_graph(final, build, width, exp=svm_exp, **kwargs)
             return onx
         return build(final, width, **kwargs)
 
