@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
 	command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python bench/kernel.py
+	$(BIN)/python bench/kernel_designs.py --large
+	$(BIN)/python bench/kernel_uncertainty.py
 	$(BIN)/python bench/tree.py
 	$(BIN)/python bench/explainers.py
 	$(BIN)/python bench/service.py
