@@ -14,6 +14,11 @@ features at ``nsamples=2000`` (the dense multiclass graph against skl2onnx's
 The seed SVC and digits sections also run our graph with the kernel's exp forced to
 float64 (``to_onnx(..., svm_exp="float64")``, what every SVM got before the per-model
 choice), interleaved with the rest.
+
+The coalition designs against exact values (ours by design, shap ``l1_reg=False``,
+shapiq) are in ``bench/kernel_designs.py``; the standard errors' coverage, their cost and
+the coalitions a tolerance uses in ``bench/kernel_uncertainty.py`` (``make bench`` runs
+all three).
 """
 
 from __future__ import annotations
