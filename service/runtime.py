@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from scoring_explainers import InputError, ScoringExplainersError
+from scoring_explainers import InputError
 from scoring_explainers.runtime import (
     FORMAT_VERSION,
     CancelToken,
@@ -207,18 +207,14 @@ class ScoringRuntime:
         if not (uncertainty or tolerance is not None):  # the path of every plain request
             result = self.explainer.score_codes(matrix, timings=timings, cancel=cancel)
         else:
-            try:
-                result = self.explainer.score_codes(
-                    matrix,
-                    timings=timings,
-                    cancel=cancel,
-                    uncertainty=uncertainty,
-                    tolerance=tolerance,
-                )
-            except ScoringExplainersError:
-                raise
-            except ValueError as exc:  # the library's refusal: the request asked too much
-                raise InputError(str(exc)) from exc
+            # An artifact that cannot estimate its error refuses with an InputError.
+            result = self.explainer.score_codes(
+                matrix,
+                timings=timings,
+                cancel=cancel,
+                uncertainty=uncertainty,
+                tolerance=tolerance,
+            )
         self.metrics.observe_score(len(matrix), timings, result.local_importance_values)
         if tolerance is not None and result.coalitions_used is not None:
             self.metrics.observe_coalitions(result.coalitions_used)

@@ -50,14 +50,15 @@ def raise_if_cancelled(cancel: CancelToken | None) -> None:
 
 
 def _checked_tolerance(tolerance: Any) -> float | None:
-    """``tolerance`` as a positive finite float (or None); ValueError otherwise."""
+    """``tolerance`` as a positive finite float (or None); :class:`InputError` (a
+    ``ValueError``) otherwise."""
     if tolerance is None:
         return None
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float | np.number):
-        raise ValueError(f"tolerance must be a positive number, got {tolerance!r}")
+        raise InputError(f"tolerance must be a positive number, got {tolerance!r}")
     value = float(tolerance)
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"tolerance must be a positive finite number, got {tolerance!r}")
+        raise InputError(f"tolerance must be a positive finite number, got {tolerance!r}")
     return value
 
 
@@ -628,10 +629,9 @@ class ScoringExplainer(ABC):
         ------
         InputError
             Rows that do not fit :attr:`schema` (see :meth:`RawSchema.encode`), naming the
-            row, the column and the value.
-        ValueError
-            ``tolerance`` not a positive finite number, or ``uncertainty``/``tolerance``
-            asked of a sampled Kernel design without sampling units (re-distill it).
+            row, the column and the value; also ``tolerance`` not a positive finite
+            number, or ``uncertainty``/``tolerance`` asked of a sampled Kernel design
+            without sampling units (re-distill it). ``InputError`` is a ``ValueError``.
         """
         return self.score_codes(
             self._schema.encode(X),

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
+from .._errors import InputError
 from ._base import CancelToken, ScoringExplainer, raise_if_cancelled
 from ._design import (
     CoalitionDesign,
@@ -645,7 +646,7 @@ class KernelScoringExplainer(ScoringExplainer):
         values and errors depend on that row alone.
         """
         if self.units_ is None and not self.exact_:
-            raise ValueError(
+            raise InputError(
                 "this explainer's coalition design has no sampling units (it was distilled "
                 "before standard errors existed): re-distill it for uncertainty or tolerance"
             )
@@ -656,7 +657,7 @@ class KernelScoringExplainer(ScoringExplainer):
             values = self._to_raw(self._attribute_until(X, outputs, cancel), get_raw)
             return values, np.zeros_like(values), np.full(n, total, dtype=np.int64)
         if self._n_units < 2:
-            raise ValueError(
+            raise InputError(
                 "the design has a single sampled unit: no standard error can be estimated; "
                 "re-distill with a larger nsamples"
             )
