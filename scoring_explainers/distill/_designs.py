@@ -6,8 +6,8 @@ Every design here ends as the run-time map ``phi = P (v - E) + q (f(x) - E)`` (s
 ``"paired"``
     The original design (:func:`~scoring_explainers.distill._design.coalition_design`):
     complete sizes enumerated while the kernel-proportional budget covers them, the rest
-    paired sampling with sizes drawn in proportion to the kernel mass, duplicates merged,
-    and the constrained weighted least-squares (WLS) map.
+    paired sampling with sizes drawn in proportion to the kernel mass, pairs drawn without
+    replacement in draw order, and the constrained weighted least-squares (WLS) map.
 ``"stratified"``
     The same complete sizes, then a fixed number of coalition/complement pairs per size
     (largest remainder of the kernel mass), drawn without replacement, weights
