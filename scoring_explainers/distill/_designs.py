@@ -31,10 +31,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from math import comb
+from typing import Any
 
 import numpy as np
 
-from ..runtime._design import CoalitionDesign, projection
+from ..runtime._design import CoalitionDesign, checkpoints, n_groups, projection, sub_design
 from ._design import _all_of_size, _size_mass, coalition_design
 
 __all__ = [
@@ -600,3 +601,56 @@ def jackknife_maps(design: Design, groups: int = 8) -> tuple[np.ndarray, np.ndar
         sub = CoalitionDesign(design.masks[keep], w[keep] / w[keep].sum(), exact=False)
         P[g][:, keep], q[g] = projection(sub)
     return P, q
+
+
+def stored_maps(design: Design) -> dict[str, Any]:
+    """The maps a Bayesian design's artifact stores for standard errors and a tolerance
+    (least-squares designs store none: the runtime derives theirs), as keywords of
+    :class:`~scoring_explainers.runtime._kernel.KernelScoringExplainer`.
+
+    ``jackknife_projection``/``jackknife_constraint``: the whole design's delete-a-group
+    maps (:func:`jackknife_maps`); ``prefix_maps``: each tolerance checkpoint short of the
+    whole design (:func:`~scoring_explainers.runtime._design.checkpoints`), its own
+    posterior map on the prefix's coalitions (least squares where the prefix cannot fit
+    the linear part) and its delete-a-group maps, concatenated over the checkpoints.
+    """
+    n_units = int((design.units >= 0).sum()) // 2
+    if design.prior is None or n_units == 0:
+        return {}
+    groups = n_groups(n_units)
+    jack_p, jack_q = jackknife_maps(design, groups)
+    m = design.masks.shape[1]
+    n_fixed = int((design.units < 0).sum())
+    family, ratio = design.prior
+    pieces: dict[str, list[np.ndarray]] = {
+        "projection": [],
+        "constraint": [],
+        "jackknife_projection": [],
+        "jackknife_constraint": [],
+    }
+    full = CoalitionDesign(design.masks, design.weights, False, design.units)
+    for u in checkpoints(n_units)[:-1]:
+        size = n_fixed + 2 * u
+        masks = design.masks[:size]
+        sub = sub_design(full, np.arange(len(design.masks)) < size)
+        if np.linalg.matrix_rank(_observed(masks).astype(np.float64)) < m:
+            P, q = projection(sub)
+            prior = None
+        else:
+            P, q = bayes_map(masks, family, profile_for(m, ratio))
+            prior = design.prior
+        prefix = Design(masks, sub.weights, design.units[:size], False, P, q, prior=prior)
+        pj, qj = jackknife_maps(prefix, groups)
+        pieces["projection"].append(P)
+        pieces["constraint"].append(q)
+        pieces["jackknife_projection"].append(pj)
+        pieces["jackknife_constraint"].append(qj)
+    out: dict[str, Any] = {"jackknife_projection": jack_p, "jackknife_constraint": jack_q}
+    if pieces["projection"]:  # a design of few units has no checkpoint before its end
+        out["prefix_maps"] = {
+            "projection": np.concatenate(pieces["projection"], axis=1),
+            "constraint": np.array(pieces["constraint"]),
+            "jackknife_projection": np.concatenate(pieces["jackknife_projection"], axis=2),
+            "jackknife_constraint": np.array(pieces["jackknife_constraint"]),
+        }
+    return out

@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..runtime._design import n_groups
 from ..runtime._kernel import KernelScoringExplainer
 from ._chunks import CHUNK_CANDIDATES, TUNING_BUDGET, fastest_chunk
 from ._design import auto_nsamples
-from ._designs import DEFAULT_DESIGN, DESIGNS, jackknife_maps, make_design, training_games
+from ._designs import DEFAULT_DESIGN, DESIGNS, make_design, stored_maps, training_games
 
 __all__ = ["CHUNK_CANDIDATES", "TUNING_BUDGET", "from_model"]
 
@@ -101,11 +100,9 @@ def from_model(
     expected = weights @ prep.model.outputs(background)
     games = training_games(prep.model.outputs, X, background, weights, expected, random_state)
     chosen = make_design(design, m, budget, rng, games)
-    jackknife: tuple[np.ndarray, np.ndarray] | tuple[None, None] = (None, None)
-    n_units = int((chosen.units >= 0).sum()) // 2
-    if chosen.prior is not None and n_units > 0:
-        # Its sub-designs' maps are not least squares: the runtime cannot derive them.
-        jackknife = jackknife_maps(chosen, n_groups(n_units))
+    # A Bayesian design's sub-designs' maps are not least squares: the runtime cannot
+    # derive them, the artifact stores them.
+    maps = stored_maps(chosen)
     if allow_missing is None:
         allow_missing = prep.probe_missing(background[0])
     if max_synthetic_rows == "auto":
@@ -126,8 +123,7 @@ def from_model(
         exact=chosen.exact,
         projection_matrix=chosen.P,
         constraint=chosen.q,
-        jackknife_projection=jackknife[0],
-        jackknife_constraint=jackknife[1],
+        **maps,
         max_synthetic_rows=max_synthetic_rows,
         max_features=max_features,
         features=prep.features,

@@ -126,12 +126,11 @@ def raw_kernel(
     :meth:`KernelScoringExplainer.from_model`); the Bayesian one fits its prior on the
     raw games of a few initialization rows.
     """
-    from ..runtime._design import n_groups
     from ..runtime._schema import RawSchema
     from ._background import summarize_rows
     from ._chunks import CHUNK_CANDIDATES, fastest_chunk
     from ._design import auto_nsamples
-    from ._designs import DESIGNS, jackknife_maps, make_design, training_games
+    from ._designs import DESIGNS, make_design, stored_maps, training_games
     from ._prepare import PythonModel, prepare
     from ._preprocess import check_preprocessing, preprocessing_graph
 
@@ -236,10 +235,7 @@ def raw_kernel(
     )
     chosen = make_design(design, m, budget, np.random.default_rng(random_state), games)
     column_masks = chosen.masks if columns_of is None else columns_of(chosen.masks)
-    jackknife: tuple[Any, Any] = (None, None)
-    n_units = int((chosen.units >= 0).sum()) // 2
-    if chosen.prior is not None and n_units > 0:
-        jackknife = jackknife_maps(chosen, n_groups(n_units))
+    maps = stored_maps(chosen)
     if max_synthetic_rows == "auto":
         stream = np.where(
             column_masks[:, None, :],
@@ -260,8 +256,7 @@ def raw_kernel(
             exact=chosen.exact,
             projection_matrix=chosen.P,
             constraint=chosen.q,
-            jackknife_projection=jackknife[0],
-            jackknife_constraint=jackknife[1],
+            **maps,
             max_synthetic_rows=max_synthetic_rows,
             max_features=max_features,
             features=features,

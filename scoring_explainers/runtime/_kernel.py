@@ -46,6 +46,10 @@ class _PrefixMaps:
     gram: np.ndarray | None  # (M, M)
     jack_zw: np.ndarray | None  # (G, M, s)
     jack_gram: np.ndarray | None  # (G, M, M)
+    #: A stored (Bayesian) prefix's least-squares delete-a-group maps, (G * M, s) and
+    #: (G, M): its standard error is the larger of the two jackknifes.
+    guard_projection: np.ndarray | None = None
+    guard_constraint: np.ndarray | None = None
 
 
 class KernelScoringExplainer(ScoringExplainer):
@@ -87,6 +91,7 @@ class KernelScoringExplainer(ScoringExplainer):
         coalition_units: np.ndarray | None = None,
         jackknife_projection: np.ndarray | None = None,
         jackknife_constraint: np.ndarray | None = None,
+        prefix_maps: dict[str, np.ndarray] | None = None,
         **common: Any,
     ) -> None: ...
 
@@ -114,6 +119,7 @@ class KernelScoringExplainer(ScoringExplainer):
         coalition_units: np.ndarray | None = None,
         jackknife_projection: np.ndarray | None = None,
         jackknife_constraint: np.ndarray | None = None,
+        prefix_maps: dict[str, np.ndarray] | None = None,
         **common: Any,
     ) -> None:
         """State constructor.
@@ -129,8 +135,15 @@ class KernelScoringExplainer(ScoringExplainer):
         ``jackknife_constraint`` (``(G, n_players)``), optional: the whole design's
         delete-a-group maps when its estimator is not least squares (a Bayesian map, whose
         sub-designs' maps are not the least-squares ones); zero in each group's deleted
-        columns. ``None``: derived by least squares (the sub-design rule). Prefixes of a
-        tolerance use least squares either way.
+        columns. ``None``: derived by least squares (the sub-design rule).
+
+        ``prefix_maps`` (optional, with the jackknife maps): the same for every tolerance
+        checkpoint short of the whole design (:meth:`unit_checkpoints` but the last),
+        concatenated over the checkpoints' coalitions: ``"projection"``
+        ``(n_players, sum_c s_c)``, ``"constraint"`` ``(C, n_players)``,
+        ``"jackknife_projection"`` ``(G, n_players, sum_c s_c)``,
+        ``"jackknife_constraint"`` ``(C, G, n_players)``, where checkpoint ``c`` of ``u_c``
+        units has ``s_c`` = enumerated + ``2 u_c`` coalitions. ``None``: least squares.
 
         ``groups`` (optional, shape ``(n_players, n_columns)``, bool) makes the players the
         input features (the raw features when there is a preprocessor) instead of the
@@ -176,6 +189,10 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError("jackknife_projection and jackknife_constraint go together")
         if jackknife_projection is not None and jackknife_constraint is not None:
             self._set_jackknife(jackknife_projection, jackknife_constraint)
+        self.prefix_maps_: dict[str, np.ndarray] | None = None
+        self._stored_prefixes: dict[int, tuple[np.ndarray, ...]] = {}
+        if prefix_maps is not None:
+            self._set_prefix_maps(prefix_maps)
         self._background32 = self.background_.astype(np.float32)
         self._gather = self._gather_index()
         m = self.masks_.shape[1]
@@ -214,6 +231,56 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError("jackknife maps must be zero in each group's deleted coalitions")
         self.jackknife_projection_ = maps
         self.jackknife_constraint_ = consts
+
+    #: Arrays of stored prefix maps (artifact members ``prefix_<name>``).
+    PREFIX_MAPS = ("projection", "constraint", "jackknife_projection", "jackknife_constraint")
+
+    def _set_prefix_maps(self, maps: dict[str, np.ndarray]) -> None:
+        """Check and keep the stored maps of the tolerance checkpoints short of the whole
+        design (see ``prefix_maps`` in the constructor)."""
+        if self.jackknife_projection_ is None or self.units_ is None:
+            raise ValueError("prefix maps need a design with stored jackknife maps")
+        if sorted(maps) != sorted(self.PREFIX_MAPS):
+            raise ValueError(f"prefix maps must be exactly {list(self.PREFIX_MAPS)}")
+        arrays = {name: np.asarray(maps[name], dtype=np.float64) for name in self.PREFIX_MAPS}
+        m = self.masks_.shape[1]
+        g = n_groups(self._n_units)
+        prefixes = checkpoints(self._n_units)[:-1]
+        sizes = [self._n_fixed + 2 * u for u in prefixes]
+        width, count = sum(sizes), len(prefixes)
+        expected = {
+            "projection": (m, width),
+            "constraint": (count, m),
+            "jackknife_projection": (g, m, width),
+            "jackknife_constraint": (count, g, m),
+        }
+        for name, shape in expected.items():
+            if arrays[name].shape != shape:
+                raise ValueError(
+                    f"prefix maps: {name} must be {shape} for checkpoints {prefixes}, got "
+                    f"{arrays[name].shape}"
+                )
+            if not np.isfinite(arrays[name]).all():
+                raise ValueError(f"prefix maps: {name} must be finite")
+        start = 0
+        for c, (u, size) in enumerate(zip(prefixes, sizes, strict=True)):
+            cols = slice(start, start + size)
+            units = self.units_[:size]
+            deleted = (units[None, :] >= 0) & (units[None, :] % g == np.arange(g)[:, None])
+            jack = arrays["jackknife_projection"][:, :, cols]
+            if np.abs(jack[np.broadcast_to(deleted[:, None, :], jack.shape)]).max(initial=0) > 0:
+                raise ValueError(
+                    f"prefix maps: the jackknife maps of checkpoint {u} must be zero in each "
+                    "group's deleted coalitions"
+                )
+            self._stored_prefixes[u] = (
+                arrays["projection"][:, cols],
+                arrays["constraint"][c],
+                jack,
+                arrays["jackknife_constraint"][c],
+            )
+            start += size
+        self.prefix_maps_ = arrays
 
     def _checked_groups(self, groups: np.ndarray) -> np.ndarray:
         """``groups`` as a bool (n_players, n_columns) matrix, every column owned once."""
@@ -544,8 +611,11 @@ class KernelScoringExplainer(ScoringExplainer):
         s = self._n_fixed + 2 * n_units
         in_prefix = np.arange(total) < s
         Z = self.masks_[:s].astype(np.float64)
+        stored_prefix = self._stored_prefixes.get(n_units)
         if n_units == self._n_units:
             P, q = self.projection_, self.constraint_
+        elif stored_prefix is not None:
+            P, q = stored_prefix[0], stored_prefix[1]
         else:
             P, q = projection(sub_design(design, in_prefix))
         g_count = n_groups(self._n_units)
@@ -553,6 +623,8 @@ class KernelScoringExplainer(ScoringExplainer):
         jack_p = np.zeros((g_count, m, s))
         jack_q = np.empty((g_count, m))
         jack_w = np.zeros((g_count, s))
+        guard_p = np.zeros((g_count, m, s)) if stored_prefix is not None else None
+        guard_q = np.empty((g_count, m)) if stored_prefix is not None else None
         stored = n_units == self._n_units and self.jackknife_projection_ is not None
         for g in range(g_count):
             kept = (units < 0) | (units % g_count != g)
@@ -561,6 +633,10 @@ class KernelScoringExplainer(ScoringExplainer):
                 assert self.jackknife_projection_ is not None
                 assert self.jackknife_constraint_ is not None
                 jack_p[g], jack_q[g] = self.jackknife_projection_[g], self.jackknife_constraint_[g]
+            elif stored_prefix is not None:
+                assert guard_p is not None and guard_q is not None
+                jack_p[g], jack_q[g] = stored_prefix[2][g], stored_prefix[3][g]
+                guard_p[g][:, kept], guard_q[g] = projection(sub)
             else:
                 jack_p[g][:, kept], jack_q[g] = projection(sub)
             jack_w[g, kept] = sub.weights
@@ -582,6 +658,8 @@ class KernelScoringExplainer(ScoringExplainer):
             gram=gram,
             jack_zw=jack_zw,
             jack_gram=jack_gram,
+            guard_projection=None if guard_p is None else guard_p.reshape(g_count * m, s),
+            guard_constraint=guard_q,
         )
 
     def _estimate(
@@ -609,11 +687,25 @@ class KernelScoringExplainer(ScoringExplainer):
             for g in range(g_count):
                 reps[:, g] = self._refit(keep, y, delta, maps.jack_zw[g], maps.jack_gram[g])
         values = self._to_raw(phi, get_raw)
-        reps = self._to_raw(reps.reshape(r * g_count, m, k), get_raw)
-        reps = reps.reshape(r, g_count, *reps.shape[1:])
-        spread = reps - reps.mean(axis=1, keepdims=True)
-        errors = np.sqrt((g_count - 1) / g_count * (spread * spread).sum(axis=1))
+        errors = self._jackknife_errors(reps, get_raw)
+        if maps.guard_projection is not None and self.max_features is None:
+            # A stored Bayesian prefix: its few units per group make its own jackknife
+            # too narrow; least squares' on the same coalitions bounds it from above.
+            assert maps.guard_constraint is not None
+            guard = np.matmul(maps.guard_projection, y).reshape(r, g_count, m, k)
+            guard += maps.guard_constraint[None, :, :, None] * delta[:, None, None, :]
+            errors = np.maximum(errors, self._jackknife_errors(guard, get_raw))
         return values, errors
+
+    def _jackknife_errors(self, reps: np.ndarray, get_raw: bool | None) -> np.ndarray:
+        """Delete-a-group jackknife standard errors of replicates (r, G, M, K), in the
+        reported space: (r, M', K)."""
+        r, g_count, m, k = reps.shape
+        raw = self._to_raw(reps.reshape(r * g_count, m, k), get_raw)
+        raw = raw.reshape(r, g_count, *raw.shape[1:])
+        spread = raw - raw.mean(axis=1, keepdims=True)
+        errors: np.ndarray = np.sqrt((g_count - 1) / g_count * (spread * spread).sum(axis=1))
+        return errors
 
     def _range_plan(self, n_rows: int, start: int, stop: int) -> Iterator[tuple[slice, slice]]:
         """:meth:`chunk_plan` for the coalitions ``start:stop`` only."""
@@ -716,6 +808,8 @@ class KernelScoringExplainer(ScoringExplainer):
         if self.jackknife_projection_ is not None and self.jackknife_constraint_ is not None:
             arrays["jackknife_projection"] = self.jackknife_projection_
             arrays["jackknife_constraint"] = self.jackknife_constraint_
+        if self.prefix_maps_ is not None:
+            arrays.update({f"prefix_{k}": v for k, v in self.prefix_maps_.items()})
         return arrays
 
     def _settings(self) -> dict[str, Any]:
@@ -730,6 +824,8 @@ class KernelScoringExplainer(ScoringExplainer):
             settings["units"] = True
         if self.jackknife_projection_ is not None:
             settings["jackknife_maps"] = True
+        if self.prefix_maps_ is not None:
+            settings["prefix_maps"] = True
         return settings
 
     @classmethod
@@ -752,6 +848,11 @@ class KernelScoringExplainer(ScoringExplainer):
         if settings.get("jackknife_maps") is True:  # a non-least-squares design's (optional)
             shapes["jackknife_projection"] = (None, players, None)
             shapes["jackknife_constraint"] = (None, players)
+        if settings.get("prefix_maps") is True:  # and its tolerance checkpoints' (optional)
+            shapes["prefix_projection"] = (players, None)
+            shapes["prefix_constraint"] = (None, players)
+            shapes["prefix_jackknife_projection"] = (None, players, None)
+            shapes["prefix_jackknife_constraint"] = (None, None, players)
         return shapes
 
     @classmethod
@@ -781,8 +882,10 @@ class KernelScoringExplainer(ScoringExplainer):
             raise ValueError("settings.players must be 'model' or 'raw'")
         if not isinstance(settings.get("units", False), bool):
             raise ValueError("settings.units must be true or false")
-        if not isinstance(settings.get("jackknife_maps", False), bool):
-            raise ValueError("settings.jackknife_maps must be true or false")
+        for flag in ("jackknife_maps", "prefix_maps"):
+            if not isinstance(settings.get(flag, False), bool):
+                raise ValueError(f"settings.{flag} must be true or false")
+        prefix = {name: arrays.get(f"prefix_{name}") for name in cls.PREFIX_MAPS}
         units = arrays.get("units")
         if units is not None and units.dtype.kind not in "iu":
             raise ValueError(f"units must be an integer array, got dtype {units.dtype}")
@@ -791,6 +894,11 @@ class KernelScoringExplainer(ScoringExplainer):
             coalition_units=units,
             jackknife_projection=arrays.get("jackknife_projection"),
             jackknife_constraint=arrays.get("jackknife_constraint"),
+            prefix_maps=(
+                None
+                if any(v is None for v in prefix.values())
+                else {k: v for k, v in prefix.items() if v is not None}
+            ),
             background=arrays["background"],
             background_weights=arrays["background_weights"],
             masks=arrays["masks"],

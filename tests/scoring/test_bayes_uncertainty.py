@@ -99,21 +99,41 @@ def test_values_with_uncertainty_are_the_plain_values(problem, bayes_explainers)
     np.testing.assert_array_equal(plain.local_importance_values, uncertain.local_importance_values)
 
 
-def test_tolerance_uses_least_squares_prefixes_and_the_full_map_at_the_end(
-    problem, bayes_explainers
+def test_tolerance_prefixes_use_their_own_stored_bayesian_maps(
+    problem, exact, bayes_explainers, tmp_path
 ):
     X, _ = problem
     explainer = bayes_explainers["mlp", 256, 0]
+    assert sorted(explainer._stored_prefixes) == explainer.unit_checkpoints()[:-1]
     full = explainer.score(X[ROWS], uncertainty=True)
     tight = explainer.score(X[ROWS], tolerance=1e-12)  # never met: every row uses it all
     np.testing.assert_array_equal(tight.local_importance_values, full.local_importance_values)
     np.testing.assert_array_equal(tight.standard_errors, full.standard_errors)
     assert (tight.coalitions_used == len(explainer.masks_)).all()
+
     first = explainer.score(X[ROWS], tolerance=1e9)  # every row stops at the first prefix
     first_size = int(first.coalitions_used[0])
     assert (first.coalitions_used == first_size).all() and first_size < len(explainer.masks_)
-    # A prefix is least squares on its coalitions: its errors are not the full design's.
-    assert not np.array_equal(first.local_importance_values, full.local_importance_values)
+    # The same artifact without its prefix maps: the prefixes by least squares.
+    save(explainer, tmp_path / "with")
+    without = load(
+        _rewrite(
+            tmp_path / "with",
+            tmp_path / "without",
+            arrays={f"prefix_{name}": None for name in KernelScoringExplainer.PREFIX_MAPS},
+            settings={"prefix_maps": None},
+        )
+    )
+    assert without.prefix_maps_ is None
+    least_squares = without.score(X[ROWS], tolerance=1e9)
+    assert (least_squares.coalitions_used == first_size).all()
+    truth = exact["mlp"].explain(X[ROWS])
+    mse_bayes = float(((first.local_importance_values - truth) ** 2).mean())
+    mse_ls = float(((least_squares.local_importance_values - truth) ** 2).mean())
+    assert mse_bayes < mse_ls, (mse_bayes, mse_ls)
+    covered = np.abs(first.local_importance_values - truth) <= 2 * first.standard_errors
+    assert covered.mean() >= 0.85, covered.mean()
+
     tolerance = float(np.median(first.standard_errors.max(axis=(0, 2))))
     loose = explainer.score(X[ROWS], tolerance=tolerance)
     stopped = loose.coalitions_used == first_size
@@ -121,6 +141,12 @@ def test_tolerance_uses_least_squares_prefixes_and_the_full_map_at_the_end(
     assert (loose.standard_errors.max(axis=(0, 2))[stopped] <= tolerance).all()
     np.testing.assert_array_equal(
         loose.local_importance_values[:, stopped], first.local_importance_values[:, stopped]
+    )
+    # Additivity at the prefix.
+    np.testing.assert_allclose(
+        first.local_importance_values.sum(-1) + first.expected_values[:, None],
+        first.probabilities.T,
+        atol=1e-9,
     )
 
 
@@ -137,8 +163,15 @@ def test_round_trip_keeps_the_maps_and_the_errors(problem, saved):
     explainer, directory = saved
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["settings"]["jackknife_maps"] is True
+    assert manifest["settings"]["prefix_maps"] is True
     loaded = load(directory)
     np.testing.assert_array_equal(loaded.jackknife_projection_, explainer.jackknife_projection_)
+    for name, array in explainer.prefix_maps_.items():
+        np.testing.assert_array_equal(loaded.prefix_maps_[name], array)
+    np.testing.assert_array_equal(
+        loaded.score(X[ROWS], tolerance=1e-3).standard_errors,
+        explainer.score(X[ROWS], tolerance=1e-3).standard_errors,
+    )
     a = explainer.score(X[ROWS], uncertainty=True)
     b = loaded.score(X[ROWS], uncertainty=True)
     np.testing.assert_array_equal(a.standard_errors, b.standard_errors)
@@ -154,6 +187,9 @@ def test_round_trip_keeps_the_maps_and_the_errors(problem, saved):
         ("flag_without_maps", "do not match the expected"),
         ("maps_without_flag", "do not match the expected"),
         ("flag_string", "settings.jackknife_maps must be true or false"),
+        ("prefix_deleted_column", "checkpoint .* must be zero in each group's deleted"),
+        ("prefix_width", "prefix maps: projection must be"),
+        ("prefix_flag_without_maps", "do not match the expected"),
     ],
 )
 def test_crafted_maps_are_refused(saved, tmp_path, change, message):
@@ -174,9 +210,18 @@ def test_crafted_maps_are_refused(saved, tmp_path, change, message):
         arrays = {"jackknife_projection": None, "jackknife_constraint": None}
     elif change == "maps_without_flag":
         settings = {"jackknife_maps": None}
-    else:
+    elif change == "flag_string":
         arrays = {"jackknife_projection": None, "jackknife_constraint": None}
         settings = {"jackknife_maps": "yes"}
+    elif change == "prefix_deleted_column":
+        prefix = explainer.prefix_maps_["jackknife_projection"].copy()
+        first_sampled = int(np.flatnonzero(explainer.units_ >= 0)[0])  # unit 0: group 0
+        prefix[0, 1, first_sampled] = 0.25
+        arrays = {"prefix_jackknife_projection": prefix}
+    elif change == "prefix_width":
+        arrays = {"prefix_projection": explainer.prefix_maps_["projection"][:, :-2]}
+    else:
+        arrays = {f"prefix_{name}": None for name in KernelScoringExplainer.PREFIX_MAPS}
     target = _rewrite(directory, tmp_path / "crafted", arrays=arrays, settings=settings)
     with pytest.raises(ArtifactError) as caught:
         load(target)
