@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from scoring_explainers.runtime import (
     LinearScoringExplainer,
     ScoreResult,
     ScoringExplainer,
+    check_tolerance,
     load,
 )
 
@@ -175,17 +175,8 @@ class ScoringRuntime:
     @staticmethod
     def check_tolerance(tolerance: float | None) -> float | None:
         """``tolerance`` when it is ``None`` or a positive finite number, else an
-        :class:`InputError` (a 422) saying so."""
-        if tolerance is None:
-            return None
-        if (
-            isinstance(tolerance, bool)
-            or not isinstance(tolerance, int | float)
-            or not math.isfinite(tolerance)
-            or tolerance <= 0
-        ):
-            raise InputError(f"tolerance must be a positive finite number, got {tolerance!r}")
-        return float(tolerance)
+        :class:`InputError` (a 422) saying so: the library's own check."""
+        return check_tolerance(tolerance)
 
     def score_matrix(
         self,

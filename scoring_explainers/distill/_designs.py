@@ -431,16 +431,9 @@ def _make_paired(
     m: int, budget: int, rng: np.random.Generator, values: GameValues | None
 ) -> Design:
     design = coalition_design(m, budget, rng)
-    units = getattr(design, "units", None)
+    assert design.units is not None  # coalition_design records its units
     P, q = projection(design)
-    return Design(
-        design.masks,
-        design.weights,
-        np.full(len(design.masks), -1) if units is None else np.asarray(units),
-        design.exact,
-        P,
-        q,
-    )
+    return Design(design.masks, design.weights, design.units, design.exact, P, q)
 
 
 def _make_stratified(
@@ -595,11 +588,8 @@ def jackknife_maps(design: Design, groups: int = 8) -> tuple[np.ndarray, np.ndar
             family, ratio = design.prior
             P[g][:, keep], q[g] = bayes_map(design.masks[keep], family, profile_for(m, ratio))
             continue
-        w = design.weights.copy()
-        kept = keep & sampled
-        w[kept] *= w[sampled].sum() / w[kept].sum()
-        sub = CoalitionDesign(design.masks[keep], w[keep] / w[keep].sum(), exact=False)
-        P[g][:, keep], q[g] = projection(sub)
+        full = CoalitionDesign(design.masks, design.weights, False, design.units)
+        P[g][:, keep], q[g] = projection(sub_design(full, keep))
     return P, q
 
 

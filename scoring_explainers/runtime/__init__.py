@@ -19,6 +19,7 @@ from ._base import (
     ScoringExplainer,
     as_matrix,
     check_names,
+    check_tolerance,
 )
 from ._kernel import KernelScoringExplainer
 from ._linear import LinearScoringExplainer
@@ -46,6 +47,7 @@ __all__ = [
     "TreeScoringExplainer",
     "as_matrix",
     "check_names",
+    "check_tolerance",
     "load",
     "register_builder",
     "save",

@@ -49,17 +49,19 @@ def raise_if_cancelled(cancel: CancelToken | None) -> None:
         raise ExplanationCancelled("the explanation was cancelled before it finished")
 
 
-def _checked_tolerance(tolerance: Any) -> float | None:
+def check_tolerance(tolerance: Any) -> float | None:
     """``tolerance`` as a positive finite float (or None); :class:`InputError` (a
-    ``ValueError``) otherwise."""
+    ``ValueError``, a 422 in the service) otherwise."""
     if tolerance is None:
         return None
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float | np.number):
-        raise InputError(f"tolerance must be a positive number, got {tolerance!r}")
-    value = float(tolerance)
-    if not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float | np.number)
+        or not np.isfinite(float(tolerance))
+        or float(tolerance) <= 0
+    ):
         raise InputError(f"tolerance must be a positive finite number, got {tolerance!r}")
-    return value
+    return float(tolerance)
 
 
 def _is_dataframe(X: Any) -> bool:
@@ -664,7 +666,7 @@ class ScoringExplainer(ABC):
         -------
         ScoreResult
         """
-        tolerance = _checked_tolerance(tolerance)
+        tolerance = check_tolerance(tolerance)
         codes = np.asarray(codes, dtype=np.float64)
         if codes.ndim != 2 or codes.shape[1] != len(self._schema) or codes.shape[0] == 0:
             raise InputError(

@@ -224,13 +224,18 @@ class KernelScoringExplainer(ScoringExplainer):
             )
         if not (np.isfinite(maps).all() and np.isfinite(consts).all()):
             raise ValueError("jackknife maps must be finite")
-        deleted = (self.units_[None, :] >= 0) & (
-            self.units_[None, :] % g == np.arange(g)[:, None]
-        )  # (G, S)
-        if np.abs(maps[np.broadcast_to(deleted[:, None, :], maps.shape)]).max(initial=0.0) > 0:
+        if not self._zero_where_deleted(maps, self.units_):
             raise ValueError("jackknife maps must be zero in each group's deleted coalitions")
         self.jackknife_projection_ = maps
         self.jackknife_constraint_ = consts
+
+    @staticmethod
+    def _zero_where_deleted(maps: np.ndarray, units: np.ndarray) -> bool:
+        """Whether delete-a-group maps (G, M, s) are zero in the coalitions of each group's
+        deleted units (``units`` (s,), unit ``i`` in group ``i % G``)."""
+        g = maps.shape[0]
+        deleted = (units[None, :] >= 0) & (units[None, :] % g == np.arange(g)[:, None])
+        return not np.abs(maps[np.broadcast_to(deleted[:, None, :], maps.shape)]).any()
 
     #: Arrays of stored prefix maps (artifact members ``prefix_<name>``).
     PREFIX_MAPS = ("projection", "constraint", "jackknife_projection", "jackknife_constraint")
@@ -265,10 +270,8 @@ class KernelScoringExplainer(ScoringExplainer):
         start = 0
         for c, (u, size) in enumerate(zip(prefixes, sizes, strict=True)):
             cols = slice(start, start + size)
-            units = self.units_[:size]
-            deleted = (units[None, :] >= 0) & (units[None, :] % g == np.arange(g)[:, None])
             jack = arrays["jackknife_projection"][:, :, cols]
-            if np.abs(jack[np.broadcast_to(deleted[:, None, :], jack.shape)]).max(initial=0) > 0:
+            if not self._zero_where_deleted(jack, self.units_[:size]):
                 raise ValueError(
                     f"prefix maps: the jackknife maps of checkpoint {u} must be zero in each "
                     "group's deleted coalitions"
@@ -505,16 +508,7 @@ class KernelScoringExplainer(ScoringExplainer):
         Whole rows are grouped while their synthetic rows fit ``max_synthetic_rows``;
         a row whose synthetic rows do not fit is split by coalitions.
         """
-        s, b = self.masks_.shape[0], self.background_.shape[0]
-        if s * b <= self.max_synthetic_rows:
-            step = max(1, self.max_synthetic_rows // (s * b))
-            for start in range(0, n_rows, step):
-                yield slice(start, min(n_rows, start + step)), slice(0, s)
-        else:
-            step = max(1, self.max_synthetic_rows // b)
-            for i in range(n_rows):
-                for c in range(0, s, step):
-                    yield slice(i, i + 1), slice(c, min(s, c + step))
+        return self._range_plan(n_rows, 0, self.masks_.shape[0])
 
     def _attribute(self, X: np.ndarray, outputs: np.ndarray | None) -> np.ndarray:
         return self._attribute_until(X, outputs, None)
@@ -708,7 +702,8 @@ class KernelScoringExplainer(ScoringExplainer):
         return errors
 
     def _range_plan(self, n_rows: int, start: int, stop: int) -> Iterator[tuple[slice, slice]]:
-        """:meth:`chunk_plan` for the coalitions ``start:stop`` only."""
+        """:meth:`chunk_plan` for the coalitions ``start:stop`` only (the chunks of a
+        tolerance's checkpoints)."""
         s, b = stop - start, self.background_.shape[0]
         if s * b <= self.max_synthetic_rows:
             step = max(1, self.max_synthetic_rows // (s * b))
